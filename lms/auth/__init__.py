@@ -1,0 +1,1 @@
+"""Sign-in, server-side sessions, passwords and the account page."""

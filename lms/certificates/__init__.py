@@ -1,0 +1,1 @@
+"""PDF certificates, their register and public verification (built in the certificates issue)."""

@@ -1,0 +1,103 @@
+"""Settings, read only from LMS_* environment variables.
+
+Every setting has a safe default for a first run on one machine; nothing insecure
+is ever a fallback (the secret key is generated once and kept in the instance folder).
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Mapping
+
+
+class ConfigError(RuntimeError):
+    """A setting has a value the platform cannot run with."""
+
+
+def _env(environ: Mapping[str, str], name: str, default: str | None = None) -> str | None:
+    value = environ.get(f"LMS_{name}")
+    return value if value not in (None, "") else default
+
+
+def _int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = _env(environ, name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"LMS_{name} must be a whole number, got {raw!r}") from exc
+
+
+def _bool(environ: Mapping[str, str], name: str, default: bool = False) -> bool:
+    raw = _env(environ, name)
+    if raw is None:
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def instance_path(environ: Mapping[str, str] | None = None) -> Path:
+    environ = os.environ if environ is None else environ
+    return Path(_env(environ, "INSTANCE_PATH", str(Path.cwd() / "instance"))).resolve()
+
+
+def _secret_key(environ: Mapping[str, str], folder: Path) -> str:
+    key = _env(environ, "SECRET_KEY")
+    if key:
+        if len(key) < 32:
+            raise ConfigError("LMS_SECRET_KEY must be at least 32 characters long")
+        return key
+    key_file = folder / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    folder.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Build the Flask config from the environment (``os.environ`` by default)."""
+    environ = os.environ if environ is None else environ
+    folder = instance_path(environ)
+    https = _bool(environ, "HTTPS")
+    database_url = _env(environ, "DATABASE_URL", f"sqlite:///{folder / 'lms.db'}")
+    return {
+        "INSTANCE_PATH": str(folder),
+        "SECRET_KEY": _secret_key(environ, folder),
+        "DATABASE_URL": database_url,
+        "BASE_URL": (_env(environ, "BASE_URL", "http://127.0.0.1:5000") or "").rstrip("/"),
+        "HTTPS": https,
+        "SQLITE_BUSY_TIMEOUT_MS": _int(environ, "SQLITE_BUSY_TIMEOUT_MS", 15000),
+        # Sessions: idle timeout and absolute lifetime, both enforced on the server.
+        "SESSION_IDLE_MINUTES": _int(environ, "SESSION_IDLE_MINUTES", 8 * 60),
+        "SESSION_MAX_HOURS": _int(environ, "SESSION_MAX_HOURS", 24),
+        "SESSION_COOKIE_NAME": "lms_session",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": https,
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=_int(environ, "SESSION_MAX_HOURS", 24)),
+        # Sign-in throttling: per account (in the database) and per client address.
+        "LOGIN_MAX_FAILURES": _int(environ, "LOGIN_MAX_FAILURES", 5),
+        "LOGIN_LOCK_MINUTES": _int(environ, "LOGIN_LOCK_MINUTES", 15),
+        "LOGIN_RATE_LIMIT": _env(environ, "LOGIN_RATE_LIMIT", "30 per minute;300 per hour"),
+        "RATELIMIT_STORAGE_URI": _env(environ, "RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        # Trust X-Forwarded-For from this many proxies (0 when the app faces clients directly).
+        "PROXY_COUNT": _int(environ, "PROXY_COUNT", 0),
+        "MAX_CONTENT_LENGTH": _int(environ, "MAX_REQUEST_MB", 32) * 1024 * 1024,
+        "MAX_IMPORT_BYTES": _int(environ, "MAX_IMPORT_MB", 5) * 1024 * 1024,
+        "PASSWORD_MIN_LENGTH": _int(environ, "PASSWORD_MIN_LENGTH", 10),
+        "BABEL_DEFAULT_LOCALE": _env(environ, "DEFAULT_LOCALE", "vi"),
+        "BABEL_DEFAULT_TIMEZONE": _env(environ, "DEFAULT_TIMEZONE", "Asia/Ho_Chi_Minh"),
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the (server-checked) session
+        "LOG_LEVEL": (_env(environ, "LOG_LEVEL", "INFO") or "INFO").upper(),
+        "PAGE_SIZE": _int(environ, "PAGE_SIZE", 50),
+        # argon2id cost; tests lower it, production keeps the library's defaults.
+        "ARGON2_TIME_COST": _int(environ, "ARGON2_TIME_COST", 3),
+        "ARGON2_MEMORY_KIB": _int(environ, "ARGON2_MEMORY_KIB", 65536),
+    }

@@ -1,0 +1,1 @@
+"""Courses, modules and lessons, enrolment and progress (built in the courses issue)."""

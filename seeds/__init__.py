@@ -1,0 +1,1 @@
+"""Demo data for the ministry: its organisation chart, staff, roles and sign-ins."""

@@ -1,0 +1,1 @@
+"""Jinja templates and static assets, installed as lms.templates."""
