@@ -6,6 +6,7 @@ runs inside a transaction that is rolled back, so tests never see each other's d
 """
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 import secrets
@@ -115,6 +116,11 @@ class Client(FlaskClient):
 
     csrf_token: str | None = None
 
+    def open(self, *args: Any, **kwargs: Any):
+        # Each request runs in an empty context, as in production: the test's own pushed
+        # context (see ``dbs``) must not lend its ``g`` (cached user, CSRF token) to requests.
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
     def refresh_csrf(self, page: str = "/login") -> str:
         match = CSRF_RE.search(self.get(page).get_data(as_text=True))
         assert match, f"no CSRF token on {page}"
@@ -193,7 +199,7 @@ class Factory:
         else:
             password_hash = hash_password(password) if password else None
         person = services.create_person(self.dbs, None, services.PersonData(
-            employee_code=code or f"T{n:05d}", full_name=name or f"Nguyễn Văn Thử {n}",
+            employee_code=code or f"T{n:05d}", full_name=name or f"Cán Bộ Thử {n}",
             email=email or f"user{n}@mofa.example", unit_id=(unit or self.root).id,
             position=position), password_hash=password_hash,
             must_change_password=must_change_password)

@@ -3,6 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from lms.forms import choices
 from lms.i18n import LANGUAGES, timezone_choices
 
 
@@ -27,12 +28,12 @@ class ChangePasswordForm(FlaskForm):
 
 
 class PreferencesForm(FlaskForm):
-    locale = SelectField(_l("Language"), choices=list(LANGUAGES.items()))
+    locale = SelectField(_l("Language"), choices=choices(LANGUAGES.items()))
     timezone = SelectField(_l("Timezone"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.timezone.choices = timezone_choices()
+        self.timezone.choices = choices(timezone_choices())
 
 
 class LanguageForm(FlaskForm):

@@ -50,5 +50,5 @@ def check_password_policy(password: str, *, email: str = "", employee_code: str 
     if lowered in COMMON_PASSWORDS:
         raise DomainError(_("This password is too common. Choose another one."))
     for own in (email.lower(), email.split("@")[0].lower(), employee_code.lower()):
-        if own and own in lowered:
+        if len(own) >= 4 and own in lowered:  # shorter parts match by chance
             raise DomainError(_("The password must not contain your e-mail or employee code."))

@@ -4,6 +4,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
+from lms.forms import choices
 from lms.i18n import LANGUAGES, timezone_choices
 from lms.org.models import Role, UnitKind
 
@@ -34,14 +35,14 @@ class UnitForm(FlaskForm):
     name = StringField(_l("Name (Vietnamese)"),
                        validators=[DataRequired(_l("Enter a name.")), Length(max=255)])
     name_en = StringField(_l("Name (English)"), validators=[Optional(), Length(max=255)])
-    kind = SelectField(_l("Kind"), choices=list(UNIT_KIND_LABELS.items()))
+    kind = SelectField(_l("Kind"), choices=choices(UNIT_KIND_LABELS.items()))
     parent_id = SelectField(_l("Belongs to"), coerce=_coerce_optional_int, validate_choice=False)
     timezone = SelectField(_l("Timezone"))
 
     def __init__(self, *args, unit_choices=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.timezone.choices = timezone_choices()
-        self.parent_id.choices = [(str(i), label) for i, label in unit_choices]
+        self.timezone.choices = choices(timezone_choices())
+        self.parent_id.choices = choices(unit_choices)
 
 
 class PersonForm(FlaskForm):
@@ -55,13 +56,13 @@ class PersonForm(FlaskForm):
         Email(_l("Enter a valid e-mail address."), check_deliverability=False), Length(max=254)])
     unit_id = SelectField(_l("Unit"), coerce=_coerce_optional_int, validate_choice=False)
     position = StringField(_l("Position"), validators=[Optional(), Length(max=120)])
-    locale = SelectField(_l("Language"), choices=list(LANGUAGES.items()))
+    locale = SelectField(_l("Language"), choices=choices(LANGUAGES.items()))
     timezone = SelectField(_l("Timezone"))
 
     def __init__(self, *args, unit_choices=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.timezone.choices = timezone_choices()
-        self.unit_id.choices = [(str(i), label) for i, label in unit_choices]
+        self.timezone.choices = choices(timezone_choices())
+        self.unit_id.choices = choices(unit_choices)
 
 
 class TemporaryPasswordForm(FlaskForm):
@@ -71,14 +72,13 @@ class TemporaryPasswordForm(FlaskForm):
 
 
 class RoleGrantForm(FlaskForm):
-    role = SelectField(_l("Role"), choices=list(ROLE_LABELS.items()))
+    role = SelectField(_l("Role"), choices=choices(ROLE_LABELS.items()))
     unit_id = SelectField(_l("Scope (unit and everything below it)"),
                           coerce=_coerce_optional_int, validate_choice=False)
 
     def __init__(self, *args, unit_choices=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.unit_id.choices = [("", _l("Whole ministry"))] + [(str(i), label)
-                                                              for i, label in unit_choices]
+        self.unit_id.choices = choices([("", _l("Whole ministry")), *unit_choices])
 
 
 class ActionForm(FlaskForm):
@@ -104,10 +104,9 @@ class PeopleFilterForm(FlaskForm):
     unit_id = SelectField(_l("Unit"), coerce=_coerce_optional_int, validate_choice=False)
     sub_units = BooleanField(_l("Include sub-units"), default=True)
     role = SelectField(_l("Role"))
-    status = SelectField(_l("Status"), choices=STATUS_CHOICES, default="active")
+    status = SelectField(_l("Status"), choices=choices(STATUS_CHOICES), default="active")
 
     def __init__(self, *args, unit_choices=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.unit_id.choices = [("", _l("All units I can see"))] + [(str(i), label)
-                                                                   for i, label in unit_choices]
-        self.role.choices = [("", _l("Any role"))] + list(ROLE_LABELS.items())
+        self.unit_id.choices = choices([("", _l("All units I can see")), *unit_choices])
+        self.role.choices = choices([("", _l("Any role")), *ROLE_LABELS.items()])

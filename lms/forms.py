@@ -1,0 +1,12 @@
+"""Small helpers shared by the domain forms."""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from wtforms.fields.choices import SelectChoice
+
+
+def choices(pairs: Iterable[tuple[Any, Any]]) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms select choices; values become strings."""
+    return [SelectChoice(value="" if value is None else str(value), label=label)
+            for value, label in pairs]
