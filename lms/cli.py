@@ -145,11 +145,13 @@ def import_staff(file: Path, dry_run: bool, temporary_password: str | None) -> N
 @with_appcontext
 def seed_demo() -> None:
     from lms.seeds.demo import DEMO_PASSWORD, load_demo
+    from lms.urls import external_url
 
     accounts = load_demo(db.session)
     db.session.commit()
-    click.echo("Demo ministry loaded. Sign in at "
-               f"{current_app.config['BASE_URL']}/login with (password: {DEMO_PASSWORD}):")
+    with current_app.test_request_context():
+        login_url = external_url("auth.login")
+    click.echo(f"Demo ministry loaded. Sign in at {login_url} with (password: {DEMO_PASSWORD}):")
     for account in accounts:
         click.echo(f"  {account.role_label:<28} {account.login:<32} {account.full_name}")
 

@@ -6,8 +6,8 @@ from flask_babel import get_locale
 
 from lms.audit.permissions import can_view_audit_log
 from lms.auth.forms import LanguageForm
-from lms.db import utcnow
 from lms.auth.permissions import is_admin, is_mentor, is_trainer, is_unit_head
+from lms.db import utcnow
 from lms.i18n import LANGUAGES, local_datetime
 from lms.org.forms import ROLE_LABELS, UNIT_KIND_LABELS
 from lms.org.permissions import can_browse_org, can_manage_org, can_view_person, can_view_unit
@@ -34,7 +34,7 @@ def register_template_helpers(app: Flask) -> None:
     def _page_context():
         return {
             "current_locale": str(get_locale() or app.config["BABEL_DEFAULT_LOCALE"]),
-            "language_form": LanguageForm(),
+            "language_form": LanguageForm(formdata=None),  # never re-reads the body
             "current_path": request.full_path.rstrip("?") if request else "/",
             "now_utc": utcnow(),
         }

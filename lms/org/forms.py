@@ -102,7 +102,8 @@ class PeopleFilterForm(FlaskForm):
 
     q = StringField(_l("Search by name, e-mail or code"), validators=[Optional(), Length(max=100)])
     unit_id = SelectField(_l("Unit"), coerce=_coerce_optional_int, validate_choice=False)
-    sub_units = BooleanField(_l("Include sub-units"), default=True)
+    # Absent means "include sub-units", so plain links such as ?unit_id=7 cover the subtree.
+    direct_only = BooleanField(_l("Only people directly in this unit"))
     role = SelectField(_l("Role"))
     status = SelectField(_l("Status"), choices=choices(STATUS_CHOICES), default="active")
 

@@ -15,6 +15,7 @@ from typing import Any, Iterable
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -155,7 +156,7 @@ def read_table(filename: str, content: bytes, max_bytes: int) -> tuple[list[Impo
     rows = []
     for offset, raw in enumerate(raw_rows[1:], start=2):
         values = {key: "" for key in COLUMNS}
-        for key, value in zip(header, raw):
+        for key, value in zip(header, raw, strict=False):  # short rows leave blanks
             if key:
                 values[key] = _cell(value)
         rows.append(ImportRow(line=offset, values=values))
@@ -297,8 +298,10 @@ def apply_import(dbs: Session, actor: Any, upload: StaffImport, max_bytes: int,
         raise DomainError(_("This file was already imported. Upload it again to check for changes."))
     preview = preview_import(dbs, upload.filename, upload.content, max_bytes)
     if not preview.can_apply:
-        raise DomainError(_("%(n)d rows have problems, so nothing was imported. Correct the file "
-                            "and upload it again.", n=len(preview.errors)))
+        raise DomainError(ngettext(
+            "%(num)d row has problems, so nothing was imported. Correct the file and upload it again.",
+            "%(num)d rows have problems, so nothing was imported. Correct the file and upload it again.",
+            len(preview.errors)))
     units = {u.code: u for u in dbs.scalars(select(Unit))}
     existing = {p.id: p for p in dbs.scalars(select(User).where(
         User.id.in_([r.person_id for r in preview.rows if r.status == "update"])))}

@@ -130,7 +130,7 @@ def set_unit_active(dbs: Session, actor: Any, unit: Unit, active: bool) -> None:
         sub_units, people = unit_activity_blockers(dbs, unit)
         if sub_units or people:
             raise DomainError(_(
-                "This unit still has %(units)d active sub-units and %(people)d active people. "
+                "This unit still has active sub-units (%(units)d) or active people (%(people)d). "
                 "Move or deactivate them first.", units=sub_units, people=people))
     elif unit.parent is not None and not unit.parent.is_active:
         raise DomainError(_("Reactivate the parent unit first."))

@@ -14,11 +14,18 @@ from lms.auth.passwords import check_password_policy, hash_password
 from lms.db import db
 from lms.errors import DomainError
 from lms.org import importer, queries, services
-from lms.org.forms import (ActionForm, ImportApplyForm, ImportUploadForm, PeopleFilterForm,
-                           PersonForm, RoleGrantForm, TemporaryPasswordForm, UnitForm)
+from lms.org.forms import (
+    ActionForm,
+    ImportApplyForm,
+    ImportUploadForm,
+    PeopleFilterForm,
+    PersonForm,
+    RoleGrantForm,
+    TemporaryPasswordForm,
+    UnitForm,
+)
 from lms.org.models import RoleGrant, StaffImport, Unit, User
-from lms.org.permissions import (can_browse_org, can_manage_org, can_view_person,
-                                 can_view_unit)
+from lms.org.permissions import can_browse_org, can_manage_org, can_view_person, can_view_unit
 
 bp = Blueprint("org", __name__, url_prefix="/org")
 
@@ -140,7 +147,7 @@ def people():
         _require(can_view_unit(current_user, unit))
     filters = queries.PeopleFilter(
         q=form.q.data or "", unit_id=form.unit_id.data,
-        include_sub_units=bool(form.sub_units.data), role=form.role.data or "",
+        include_sub_units=not form.direct_only.data, role=form.role.data or "",
         status=form.status.data or "active")
     page = queries.people_page(db.session, current_user, filters,
                                request.args.get("page", 1, type=int),

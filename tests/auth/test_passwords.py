@@ -52,17 +52,11 @@ def test_password_change_ends_sessions_on_other_devices_but_keeps_this_one(make_
 def test_weak_or_mismatched_new_passwords_are_refused_with_reasons(client, factory, dbs):
     person = factory.person(email="nhung@mofa.example", code="BNG00077")
     login(client, "nhung@mofa.example")
-    cases = {
-        "short1": "10",
-        "onlyletterslong": "letters and digits",
-        "1234567890": "letters and digits",
-        "nhung-2025-abc": "e-mail or employee code",
-        "x-bng00077-9a": "e-mail or employee code",
-    }
-    for password, reason in cases.items():
+    for password in ["short1", "onlyletterslong", "1234567890", "nhung-2025-abc", "x-bng00077-9a"]:
         response = client.form("/account/password", {
             "current_password": PASSWORD, "new_password": password, "confirm_password": password})
         assert response.status_code == 200, password
+        assert 'aria-invalid="true"' in response.get_data(as_text=True), password
     response = client.form("/account/password", {
         "current_password": PASSWORD, "new_password": NEW, "confirm_password": NEW + "x"})
     assert response.status_code == 200

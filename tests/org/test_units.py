@@ -132,7 +132,7 @@ def test_the_tree_page_runs_a_fixed_number_of_queries(client, factory, count_que
     client.get("/org/units")
     with count_queries() as few:
         client.get("/org/units")
-    for i in range(15):
+    for _ in range(15):
         dept = factory.unit()
         factory.person(unit=factory.unit(parent=dept, kind="division"))
     with count_queries() as many:

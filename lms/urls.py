@@ -1,0 +1,20 @@
+"""Absolute links (e-mails, QR codes, printed sheets) come from LMS_BASE_URL.
+
+Never from the request's Host header, which a client controls: a forged Host must
+not be able to plant its own address in a password e-mail or a certificate's QR code.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, url_for
+
+
+def external_url(endpoint: str, **values: Any) -> str:
+    """``url_for`` made absolute with the configured base URL."""
+    path = url_for(endpoint, _external=False, **values)
+    base = current_app.config["BASE_URL"]
+    script_root = current_app.config.get("APPLICATION_ROOT") or "/"
+    if script_root != "/" and path.startswith(script_root):
+        path = path[len(script_root.rstrip("/")):]
+    return f"{base}{path}"
