@@ -41,7 +41,7 @@ node_modules/axe-core/axe.min.js: package.json package-lock.json
 
 # Re-extract the strings and update both catalogs (then translate what is new).
 messages: $(VENV)/.installed
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o lms/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --ignore-dirs '.* __pycache__ node_modules' --no-location --sort-output -o lms/translations/messages.pot .
 	$(BIN)/pybabel update -i lms/translations/messages.pot -d lms/translations --no-fuzzy-matching --ignore-obsolete
 	$(BIN)/python tools/fill_en_catalog.py
 

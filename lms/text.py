@@ -21,6 +21,13 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
 
 
+def sort_key(full_name: str) -> str:
+    """Vietnamese roster order: "Nguyễn Thị Hồng Nhung" sorts under "Nhung"."""
+    folded = fold(clean(full_name))
+    given = folded.rsplit(" ", 1)[-1]
+    return f"{given} {folded}"[:220]
+
+
 def like_escape(term: str) -> str:
     """Escape LIKE wildcards so a user's "%" or "_" matches itself (use escape='\\\\')."""
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

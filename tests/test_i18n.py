@@ -47,8 +47,12 @@ def test_the_template_catalog_holds_every_string_in_the_code():
     keywords = {"_": None, "_l": None, "lazy_gettext": None, "gettext": None,
                 "ngettext": (1, 2)}
     found = set()
+    def skip_hidden(dirname: str) -> bool:  # babel would also skip "_macros" by default
+        name = Path(dirname).name
+        return not name.startswith(".") and name not in {"__pycache__", "node_modules"}
+
     for _file, _line, message, _comments, _context in extract_from_dir(
-            str(root), method_map, keywords=keywords):
+            str(root), method_map, keywords=keywords, directory_filter=skip_hidden):
         found.add(message[0] if isinstance(message, tuple) else message)
     missing = found - {m if isinstance(m, str) else m[0] for m in source_ids()}
     assert not missing, f"run `make messages`: {sorted(missing)[:5]}"

@@ -24,7 +24,7 @@ from lms.audit.services import record
 from lms.db import utcnow
 from lms.errors import DomainError
 from lms.org.models import StaffImport, Unit, User
-from lms.org.services import PersonData, normalise_person, person_changes, search_text_for
+from lms.org.services import PersonData, normalise_person, person_changes, set_derived_names
 from lms.text import clean, fold
 
 COLUMNS = ("employee_code", "full_name", "email", "unit_code", "position")
@@ -313,14 +313,14 @@ def apply_import(dbs: Session, actor: Any, upload: StaffImport, max_bytes: int,
             new_people.append(User(
                 employee_code=data.employee_code, full_name=data.full_name, email=data.email,
                 unit_id=unit.id, position=data.position, locale=data.locale,
-                timezone=data.timezone, password_hash=password_hash, must_change_password=True,
-                search_text=search_text_for(data.full_name, data.email, data.employee_code)))
+                timezone=data.timezone, password_hash=password_hash, must_change_password=True))
+            set_derived_names(new_people[-1])
         elif row.status == "update":
             person = existing[row.person_id]
             data = _person_data(row, unit, person)
             for key in ("employee_code", "full_name", "email", "unit_id", "position"):
                 setattr(person, key, getattr(data, key))
-            person.search_text = search_text_for(person.full_name, person.email, person.employee_code)
+            set_derived_names(person)
     dbs.add_all(new_people)
     result = ImportResult(created=len(new_people), updated=preview.count("update"),
                           unchanged=preview.count("unchanged"))

@@ -71,6 +71,8 @@ class User(UserMixin, Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     # Lower-cased, accent-free name/email/code, so "nguyen" finds "Nguyễn".
     search_text: Mapped[str] = mapped_column(String(600), default="", index=True)
+    # Vietnamese lists sort by given name (the last word), then the whole name.
+    sort_name: Mapped[str] = mapped_column(String(220), default="", index=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     position: Mapped[str] = mapped_column(String(120), default="")

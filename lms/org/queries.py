@@ -35,7 +35,7 @@ def unit_tree(dbs: Session, viewer: Any, include_inactive: bool = True) -> list[
     ).all())
     nodes = {u.id: TreeNode(u, headcount=counts.get(u.id, 0)) for u in units}
     roots: list[TreeNode] = []
-    for unit in sorted(units, key=lambda u: (u.depth, u.kind, u.name)):
+    for unit in sorted(units, key=lambda u: (u.depth, u.kind, fold(u.name))):
         node = nodes[unit.id]
         parent = nodes.get(unit.parent_id) if unit.parent_id else None
         (parent.children if parent else roots).append(node)
@@ -68,7 +68,7 @@ def unit_options(dbs: Session, viewer: Any, active_only: bool = True) -> list[tu
     options: list[tuple[int, str]] = []
 
     def walk(parent_id: int | None, depth: int) -> None:
-        for unit in sorted(by_parent.get(parent_id, []), key=lambda u: (u.kind, u.name)):
+        for unit in sorted(by_parent.get(parent_id, []), key=lambda u: (u.kind, fold(u.name))):
             options.append((unit.id, f"{'— ' * depth}{unit.name} ({unit.code})"))
             walk(unit.id, depth + 1)
 
@@ -92,7 +92,7 @@ def people_page(dbs: Session, viewer: Any, filters: PeopleFilter, page: int,
         select(User)
         .where(visible_people_clause(viewer))
         .options(selectinload(User.unit))
-        .order_by(User.full_name, User.id)
+        .order_by(User.sort_name, User.id)
     )
     for word in fold(filters.q).split():
         query = query.where(User.search_text.like(f"%{like_escape(word)}%", escape="\\"))

@@ -17,7 +17,7 @@ from lms.auth.sessions import end_all_sessions
 from lms.errors import DomainError
 from lms.i18n import LANGUAGES, is_valid_timezone
 from lms.org.models import DEFAULT_TIMEZONE, Role, RoleGrant, Unit, UnitKind, User
-from lms.text import clean, fold
+from lms.text import clean, fold, sort_key
 
 ROLES_NEEDING_UNIT = {Role.UNIT_HEAD.value}
 
@@ -156,6 +156,12 @@ def search_text_for(full_name: str, email: str, employee_code: str) -> str:
     return fold(f"{full_name} {email} {employee_code}")[:600]
 
 
+def set_derived_names(person: User) -> None:
+    """Keep the search and sort columns in step with the name, e-mail and code."""
+    person.search_text = search_text_for(person.full_name, person.email, person.employee_code)
+    person.sort_name = sort_key(person.full_name)
+
+
 def normalise_person(data: PersonData) -> PersonData:
     return PersonData(
         employee_code=clean(data.employee_code).upper(),
@@ -197,9 +203,9 @@ def create_person(dbs: Session, actor: Any, data: PersonData, *, password_hash: 
     person = User(
         employee_code=data.employee_code, full_name=data.full_name, email=data.email,
         unit_id=data.unit_id, position=data.position, locale=data.locale, timezone=data.timezone,
-        search_text=search_text_for(data.full_name, data.email, data.employee_code),
         password_hash=password_hash, must_change_password=must_change_password,
     )
+    set_derived_names(person)
     dbs.add(person)
     dbs.flush()
     if audit:
@@ -222,7 +228,7 @@ def update_person(dbs: Session, actor: Any, person: User, data: PersonData,
     for field, value in changes.items():
         setattr(person, field, value)
     if changes:
-        person.search_text = search_text_for(person.full_name, person.email, person.employee_code)
+        set_derived_names(person)
         if audit:
             record(dbs, actor, "person.updated", person,
                    changes={k: str(v) for k, v in changes.items()})

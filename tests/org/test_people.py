@@ -190,3 +190,12 @@ def test_admin_actions_are_audited(client, factory, dbs):
     assert all(e.target_id == person.id for e in events)
     page = client.get("/admin/audit").get_data(as_text=True)
     assert "person.deactivated" in page and person.full_name in page
+
+
+def test_people_are_listed_by_given_name_as_in_vietnamese_rosters(dbs, factory):
+    admin = factory.admin(name="Trần Minh Quân")
+    for name in ["Nguyễn Thị Hồng Nhung", "Bùi Thanh Sơn", "Đặng Quốc Việt", "Lê Văn An", "Đỗ Thị Đào"]:
+        factory.person(name=name)
+    order = [p.full_name for p in people_page(dbs, admin, PeopleFilter(), 1, 50).items]
+    assert order == ["Lê Văn An", "Đỗ Thị Đào", "Nguyễn Thị Hồng Nhung", "Trần Minh Quân",
+                     "Bùi Thanh Sơn", "Đặng Quốc Việt"]

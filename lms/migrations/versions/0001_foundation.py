@@ -41,6 +41,7 @@ def upgrade() -> None:
     sa.Column('full_name', sa.String(length=200), nullable=False),
     sa.Column('email', sa.String(length=254), nullable=False),
     sa.Column('search_text', sa.String(length=600), nullable=False),
+    sa.Column('sort_name', sa.String(length=220), nullable=False),
     sa.Column('password_hash', sa.String(length=255), nullable=True),
     sa.Column('unit_id', sa.Integer(), nullable=False),
     sa.Column('position', sa.String(length=120), nullable=False),
@@ -60,6 +61,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_users_search_text'), ['search_text'], unique=False)
+        batch_op.create_index(batch_op.f('ix_users_sort_name'), ['sort_name'], unique=False)
         batch_op.create_index('ix_users_unit_active', ['unit_id', 'is_active'], unique=False)
         batch_op.create_index(batch_op.f('ix_users_unit_id'), ['unit_id'], unique=False)
 
@@ -150,6 +152,7 @@ def downgrade() -> None:
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_users_unit_id'))
         batch_op.drop_index('ix_users_unit_active')
+        batch_op.drop_index(batch_op.f('ix_users_sort_name'))
         batch_op.drop_index(batch_op.f('ix_users_search_text'))
 
     op.drop_table('users')
