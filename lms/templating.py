@@ -10,11 +10,22 @@ from lms.auth.permissions import is_admin, is_mentor, is_trainer, is_unit_head
 from lms.db import utcnow
 from lms.i18n import LANGUAGES, local_datetime
 from lms.org.forms import ROLE_LABELS, UNIT_KIND_LABELS
+from lms.org.importer import COLUMN_LABELS
 from lms.org.permissions import can_browse_org, can_manage_org, can_view_person, can_view_unit
+
+
+def unit_display_name(unit) -> str:
+    """The unit's English name on English pages when it has one, else its Vietnamese name."""
+    if unit is None:
+        return ""
+    if unit.name_en and str(get_locale()) == "en":
+        return unit.name_en
+    return unit.name
 
 
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["local_dt"] = local_datetime
+    app.jinja_env.filters["unit_name"] = unit_display_name
     app.jinja_env.globals.update(
         can_manage_org=can_manage_org,
         can_browse_org=can_browse_org,
@@ -28,6 +39,7 @@ def register_template_helpers(app: Flask) -> None:
         LANGUAGES=LANGUAGES,
         ROLE_LABELS=ROLE_LABELS,
         UNIT_KIND_LABELS=UNIT_KIND_LABELS,
+        IMPORT_COLUMN_LABELS=COLUMN_LABELS,
     )
 
     @app.context_processor

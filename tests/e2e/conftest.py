@@ -9,13 +9,12 @@ with unique e-mails and codes.
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -61,6 +60,7 @@ class Seed:
     department_id: int  # "Cục Lãnh sự", code CLS
     division_id: int  # a division under CLS, code CLS-HC
     department_name: str = "Cục Lãnh sự"
+    department_name_en: str = "Consular Department"  # what English pages show
     department_code: str = "CLS"
     division_code: str = "CLS-HC"
 
@@ -71,7 +71,6 @@ class LiveServer:
     app: Flask
     seed: Seed
     db_kind: str
-    _n: list[int] = field(default_factory=lambda: [0])
 
     def create_admin(self, password: str, name: str = "Trần Minh Quân") -> dict[str, str]:
         """A new administrator with a known password (unique e-mail and code per call)."""
@@ -94,7 +93,7 @@ def _ensure_catalogs() -> None:
     for po in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"):
         mo = po.with_suffix(".mo")
         if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
-            subprocess.run([str(Path(sys.executable).with_name("pybabel")), "compile", "-q",
+            subprocess.run([str(Path(sys.executable).with_name("pybabel")), "-q", "compile",
                             "-d", str(TRANSLATIONS)], check=True)
             return
 
