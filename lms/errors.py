@@ -79,4 +79,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
+        from lms.db import db
+
+        db.session.rollback()  # the failed transaction must not break the error page too
         return render_error(500)

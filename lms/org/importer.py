@@ -45,6 +45,7 @@ COLUMN_LABELS = {
     "position": _l("position"),
 }
 XLSX_MAGIC = b"PK\x03\x04"
+MAX_LENGTHS = {"employee_code": 40, "full_name": 200, "email": 254, "position": 120}
 
 
 class ImportFileError(DomainError):
@@ -59,6 +60,8 @@ class ImportRow:
     problems: list[str] = field(default_factory=list)
     changes: dict[str, tuple[str, str]] = field(default_factory=dict)
     person_id: int | None = None
+    # Columns the file has: an absent optional column leaves that field as it is.
+    columns: frozenset[str] = frozenset(COLUMNS)
 
 
 @dataclass
@@ -134,6 +137,7 @@ def read_table(filename: str, content: bytes, max_bytes: int) -> tuple[list[Impo
         raise ImportFileError(_("The file is larger than %(mb)d MB. Split it into smaller files.",
                                 mb=max_bytes // (1024 * 1024)))
     notices: list[str] = []
+    utf8_ok = True
     name = filename.lower()
     if content.startswith(XLSX_MAGIC) or name.endswith(".xlsx"):
         raw_rows: list[list[Any]] = _xlsx_rows(content)
@@ -145,21 +149,26 @@ def read_table(filename: str, content: bytes, max_bytes: int) -> tuple[list[Impo
         if not utf8_ok:
             notices.append(_("The file is not in UTF-8, so Vietnamese letters were damaged. In "
                              "Excel choose “Save as → CSV UTF-8”, then upload it again."))
-    raw_rows = [row for row in raw_rows if any(_cell(v) for v in row)]
-    if not raw_rows:
+    # Line numbers are counted before blank rows are dropped, so problems point at the file.
+    numbered = [(line, row) for line, row in enumerate(raw_rows, start=1)
+                if any(_cell(v) for v in row)]
+    if not numbered:
         raise ImportFileError(_("The file has no rows."))
-    header = [_header_key(_cell(v)) for v in raw_rows[0]]
+    header = [_header_key(_cell(v)) for v in numbered[0][1]]
     missing = [str(COLUMN_LABELS[c]) for c in REQUIRED if c not in header]
+    if missing and not utf8_ok:
+        raise ImportFileError(notices[0])  # the header itself is damaged by the encoding
     if missing:
         raise ImportFileError(_("The first row must name the columns. Missing: %(columns)s.",
                                 columns=", ".join(missing)))
+    present = frozenset(key for key in header if key)
     rows = []
-    for offset, raw in enumerate(raw_rows[1:], start=2):
+    for line, raw in numbered[1:]:
         values = {key: "" for key in COLUMNS}
         for key, value in zip(header, raw, strict=False):  # short rows leave blanks
             if key:
                 values[key] = _cell(value)
-        rows.append(ImportRow(line=offset, values=values))
+        rows.append(ImportRow(line=line, values=values, columns=present))
     if not rows:
         raise ImportFileError(_("The file has a header row but no people."))
     return rows, notices
@@ -215,6 +224,10 @@ def _check_row(row: ImportRow, units: dict[str, Unit], by_code: dict[str, User],
     elif email in seen_emails:
         problems.append(_("The e-mail %(email)s is also on line %(line)d.",
                           email=email, line=seen_emails[email]))
+    for column, limit in MAX_LENGTHS.items():
+        if len(v[column]) > limit:
+            problems.append(_("The %(column)s is longer than %(n)d characters.",
+                              column=COLUMN_LABELS[column], n=limit))
     unit = units.get(v["unit_code"].upper())
     if not v["unit_code"]:
         problems.append(_("The unit code is missing."))
@@ -254,9 +267,10 @@ def _check_row(row: ImportRow, units: dict[str, Unit], by_code: dict[str, User],
 
 def _person_data(row: ImportRow, unit: Unit, person: User | None) -> PersonData:
     v = row.values
+    position = v["position"] if "position" in row.columns else (person.position if person else "")
     return normalise_person(PersonData(
         employee_code=v["employee_code"], full_name=v["full_name"], email=v["email"],
-        unit_id=unit.id, position=v["position"],
+        unit_id=unit.id, position=position,
         locale=person.locale if person else "vi",
         timezone=person.timezone if person else unit.timezone,
     ))

@@ -320,7 +320,7 @@ def import_preview(import_id: int):
     _require(can_manage_org(current_user))
     form = ImportApplyForm()
     max_bytes = current_app.config["MAX_IMPORT_BYTES"]
-    if upload.applied_at is None and form.validate_on_submit():
+    if form.validate_on_submit():  # an applied file is refused by the service, with a message
         password_hash = None
         try:
             if form.temporary_password.data:
