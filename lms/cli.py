@@ -174,4 +174,7 @@ cli = FlaskGroup(create_app=_create_app_for_cli, add_version_option=False, load_
 
 
 def main() -> None:
+    from lms.db import sqlite_write_intent
+
+    sqlite_write_intent.set(True)  # commands write; they wait their turn beside the web workers
     sys.exit(cli.main(prog_name="lms"))

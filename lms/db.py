@@ -1,10 +1,11 @@
 """Database: the declarative base, the engine and one session per app context."""
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from typing import Any
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, request
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -48,6 +49,12 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(timezone.utc)
 
 
+# SQLite: a transaction that reads and then writes fails at once with "database is locked"
+# when another writer committed in between (the busy timeout does not apply to that case).
+# Work that means to write therefore begins with BEGIN IMMEDIATE and waits its turn.
+sqlite_write_intent: ContextVar[bool] = ContextVar("lms_sqlite_write_intent", default=False)
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -71,7 +78,7 @@ def make_engine(url: str, busy_timeout_ms: int = 15000) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if sqlite_write_intent.get() else "BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
@@ -84,6 +91,17 @@ class Database:
         engine = make_engine(app.config["DATABASE_URL"], app.config["SQLITE_BUSY_TIMEOUT_MS"])
         app.extensions["lms.db"] = sessionmaker(bind=engine, expire_on_commit=False)
         app.teardown_appcontext(self._close_session)
+
+        @app.before_request
+        def _declare_write_intent() -> None:
+            if request.method not in ("GET", "HEAD", "OPTIONS"):
+                g._lms_write_token = sqlite_write_intent.set(True)
+
+        @app.teardown_request
+        def _reset_write_intent(_exc: BaseException | None) -> None:
+            token = g.pop("_lms_write_token", None)
+            if token is not None:  # worker threads are reused: never leak into the next request
+                sqlite_write_intent.reset(token)
 
     @property
     def engine(self) -> Engine:

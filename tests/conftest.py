@@ -59,7 +59,7 @@ def fresh_database(name_hint: str) -> Iterator[str]:
         admin.dispose()
 
 
-def test_settings(database_url: str, instance: str) -> dict[str, Any]:
+def app_settings(database_url: str, instance: str) -> dict[str, Any]:
     return {
         "TESTING": True,
         "DATABASE_URL": database_url,
@@ -75,7 +75,7 @@ def test_settings(database_url: str, instance: str) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def app(tmp_path_factory) -> Iterator[Flask]:
     with fresh_database("test") as url:
-        application = create_app(test_settings(url, str(tmp_path_factory.mktemp("instance"))))
+        application = create_app(app_settings(url, str(tmp_path_factory.mktemp("instance"))))
         with application.app_context():
             upgrade_database()
         yield application

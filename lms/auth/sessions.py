@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from lms.auth.models import UserSession
@@ -95,13 +96,22 @@ def _load_user(user_id: str) -> User | None:
     if reason:
         if user_session.ended_at is None:
             user_session.ended_at, user_session.ended_reason = now, reason
-            db.session.commit()
+            _commit_bookkeeping()
         g.session_ended = True
         return None
     if now - user_session.last_seen_at >= TOUCH_INTERVAL:
         user_session.last_seen_at = now
-        db.session.commit()
+        _commit_bookkeeping()
     return user
+
+
+def _commit_bookkeeping() -> None:
+    """Session bookkeeping on a read-only request is best effort: under a burst of writers
+    SQLite may refuse it, and the next request simply does it again."""
+    try:
+        db.session.commit()
+    except OperationalError:
+        db.session.rollback()
 
 
 def _check_session() -> None:

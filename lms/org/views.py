@@ -82,9 +82,7 @@ def unit_new():
             form.timezone.data = parent.timezone
     if form.validate_on_submit():
         try:
-            unit = services.create_unit(db.session, _me(), services.UnitData(
-                code=form.code.data, name=form.name.data, name_en=form.name_en.data or "",
-                kind=form.kind.data, parent_id=form.parent_id.data, timezone=form.timezone.data))
+            unit = services.create_unit(db.session, _me(), _unit_data(form))
         except DomainError as exc:
             _form_error(form, exc, "name")
         else:
@@ -104,9 +102,7 @@ def unit_edit(unit_id: int):
     form = UnitForm(obj=unit, unit_choices=choices)
     if form.validate_on_submit():
         try:
-            services.update_unit(db.session, _me(), unit, services.UnitData(
-                code=form.code.data, name=form.name.data, name_en=form.name_en.data or "",
-                kind=form.kind.data, parent_id=form.parent_id.data, timezone=form.timezone.data))
+            services.update_unit(db.session, _me(), unit, _unit_data(form))
         except DomainError as exc:
             db.session.rollback()
             _form_error(form, exc, "name")
@@ -115,6 +111,12 @@ def unit_edit(unit_id: int):
             flash(_("The unit %(name)s was saved.", name=unit.name), "success")
             return redirect(url_for("org.unit_detail", unit_id=unit.id))
     return render_template("org/unit_form.html", form=form, unit=unit)
+
+
+def _unit_data(form: UnitForm) -> services.UnitData:
+    return services.UnitData(
+        code=form.code.data, name=form.name.data, name_en=form.name_en.data or "",
+        kind=form.kind.data, parent_id=form.parent_id.data, timezone=form.timezone.data)
 
 
 @bp.route("/units/<int:unit_id>/<any(deactivate, reactivate):action>", methods=["POST"])

@@ -29,7 +29,7 @@ from lms.cli import upgrade_database
 from lms.db import db
 from lms.org import services
 from lms.org.models import Role
-from tests.conftest import fresh_database, test_settings
+from tests.conftest import fresh_database, app_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE_JS = ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -134,7 +134,7 @@ def _seed(app: Flask) -> Seed:
 def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, Seed]]:
     _ensure_catalogs()
     with fresh_database("e2e") as url:
-        app = create_app(test_settings(url, str(tmp_path_factory.mktemp("e2e-instance"))))
+        app = create_app(app_settings(url, str(tmp_path_factory.mktemp("e2e-instance"))))
         with app.app_context():
             upgrade_database()
         seed = _seed(app)
