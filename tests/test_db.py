@@ -11,7 +11,7 @@ from lms.db import db
 from lms.extensions import limiter
 from lms.org import services
 from lms.org.models import User
-from tests.conftest import CSRF_RE, fresh_database, app_settings
+from tests.conftest import CSRF_RE, app_settings, fresh_database
 
 
 @pytest.fixture()

@@ -29,7 +29,7 @@ from lms.cli import upgrade_database
 from lms.db import db
 from lms.org import services
 from lms.org.models import Role
-from tests.conftest import fresh_database, app_settings
+from tests.conftest import app_settings, fresh_database
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE_JS = ROOT / "node_modules" / "axe-core" / "axe.min.js"
