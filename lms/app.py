@@ -71,8 +71,9 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from lms.audit.views import bp as audit_bp
     from lms.auth.views import bp as auth_bp
+    from lms.courses.views import bp as courses_bp
     from lms.home import bp as home_bp
     from lms.org.views import bp as org_bp
 
-    for blueprint in (home_bp, auth_bp, org_bp, audit_bp):
+    for blueprint in (home_bp, auth_bp, org_bp, audit_bp, courses_bp):
         app.register_blueprint(blueprint)

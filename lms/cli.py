@@ -2,6 +2,7 @@
 `lms seed-demo`, `lms run` (and every `flask` command)."""
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -145,10 +146,20 @@ def import_staff(file: Path, dry_run: bool, temporary_password: str | None) -> N
 @with_appcontext
 def seed_demo() -> None:
     from lms.seeds.demo import DEMO_PASSWORD, load_demo
+    from lms.seeds.learning import load_courses, spread_progress
     from lms.urls import external_url
 
+    logging.getLogger("lms.courses").setLevel(logging.WARNING)  # not one line per demo completion
     accounts = load_demo(db.session)
+    courses = load_courses(db.session)
+    spread_progress(db.session)
     db.session.commit()
+    from sqlalchemy import func, select
+
+    from lms.courses.models import Enrolment
+
+    enrolments = db.session.scalar(select(func.count()).select_from(Enrolment))
+    click.echo(f"{len(courses)} demo courses; {enrolments} enrolments of demo staff.")
     with current_app.test_request_context():
         login_url = external_url("auth.login")
     click.echo(f"Demo ministry loaded. Sign in at {login_url} with (password: {DEMO_PASSWORD}):")
@@ -157,6 +168,10 @@ def seed_demo() -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from lms.courses.cli import export_course, import_course
+
+    app.cli.add_command(export_course)
+    app.cli.add_command(import_course)
     app.cli.add_command(db_group)
     app.cli.add_command(create_admin)
     app.cli.add_command(import_staff)

@@ -84,6 +84,13 @@ def make_engine(url: str, busy_timeout_ms: int = 15000) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+def writes(view: Any) -> Any:
+    """Mark a GET view that writes (e.g. records where a learner is), so that on SQLite its
+    transaction begins IMMEDIATE like a POST's."""
+    view.writes = True
+    return view
+
+
 class Database:
     """Hands out one session per application context, from the current app's engine."""
 
@@ -94,7 +101,8 @@ class Database:
 
         @app.before_request
         def _declare_write_intent() -> None:
-            if request.method not in ("GET", "HEAD", "OPTIONS"):
+            view = app.view_functions.get(request.endpoint or "")
+            if request.method not in ("GET", "HEAD", "OPTIONS") or getattr(view, "writes", False):
                 g._lms_write_token = sqlite_write_intent.set(True)
 
         @app.teardown_request

@@ -3,7 +3,12 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from flask_wtf import FlaskForm
 from wtforms.fields.choices import SelectChoice
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something: only the CSRF token."""
 
 
 def choices(pairs: Iterable[tuple[Any, Any]]) -> list[SelectChoice]:

@@ -1,12 +1,12 @@
 """Language and timezone: Vietnamese first, English second; times shown in the user's zone."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from functools import lru_cache
 from zoneinfo import available_timezones
 
 from flask import current_app, has_request_context, session
-from flask_babel import format_datetime
+from flask_babel import format_date, format_datetime, get_timezone
 from flask_login import current_user
 
 LANGUAGES = {"vi": "Tiếng Việt", "en": "English"}
@@ -51,6 +51,21 @@ def select_timezone() -> str:
     return current_app.config["BABEL_DEFAULT_TIMEZONE"]
 
 
+def days_until(value: datetime | None, now: datetime | None = None) -> int | None:
+    """Whole calendar days from today to ``value``, both in the viewer's timezone
+    (0: due today, negative: overdue)."""
+    if value is None:
+        return None
+    zone = get_timezone()
+    today = (now or datetime.now(timezone.utc)).astimezone(zone).date()
+    return (value.astimezone(zone).date() - today).days
+
+
 def local_datetime(value: datetime | None, fmt: str = "short") -> str:
     """A UTC timestamp in the viewer's timezone and language ('' for None)."""
     return format_datetime(value, fmt) if value else ""
+
+
+def local_date(value: datetime | None, fmt: str = "medium") -> str:
+    """The calendar date of a UTC timestamp in the viewer's timezone ('' for None)."""
+    return format_date(value.astimezone(get_timezone()).date(), fmt) if value else ""

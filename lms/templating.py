@@ -7,8 +7,16 @@ from flask_babel import get_locale
 from lms.audit.permissions import can_view_audit_log
 from lms.auth.forms import LanguageForm
 from lms.auth.permissions import is_admin, is_mentor, is_trainer, is_unit_head
+from lms.courses.labels import (
+    COURSE_STATUS_LABELS,
+    ENROLMENT_STATUS_LABELS,
+    LENGTH_LABELS,
+    LESSON_KIND_LABELS,
+    TOPIC_LABELS,
+)
+from lms.courses.permissions import can_author_courses, can_view_learning_of
 from lms.db import utcnow
-from lms.i18n import LANGUAGES, local_datetime
+from lms.i18n import LANGUAGES, days_until, local_date, local_datetime
 from lms.org.forms import ROLE_LABELS, UNIT_KIND_LABELS
 from lms.org.importer import COLUMN_LABELS
 from lms.org.permissions import can_browse_org, can_manage_org, can_view_person, can_view_unit
@@ -26,6 +34,8 @@ def unit_display_name(unit) -> str:
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["local_dt"] = local_datetime
     app.jinja_env.filters["unit_name"] = unit_display_name
+    app.jinja_env.filters["days_until"] = days_until
+    app.jinja_env.filters["local_date"] = local_date
     app.jinja_env.globals.update(
         can_manage_org=can_manage_org,
         can_browse_org=can_browse_org,
@@ -40,6 +50,13 @@ def register_template_helpers(app: Flask) -> None:
         ROLE_LABELS=ROLE_LABELS,
         UNIT_KIND_LABELS=UNIT_KIND_LABELS,
         IMPORT_COLUMN_LABELS=COLUMN_LABELS,
+        TOPIC_LABELS=TOPIC_LABELS,
+        LESSON_KIND_LABELS=LESSON_KIND_LABELS,
+        COURSE_STATUS_LABELS=COURSE_STATUS_LABELS,
+        ENROLMENT_STATUS_LABELS=ENROLMENT_STATUS_LABELS,
+        LENGTH_LABELS=LENGTH_LABELS,
+        can_author_courses=can_author_courses,
+        can_view_learning_of=can_view_learning_of,
     )
 
     @app.context_processor

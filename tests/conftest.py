@@ -150,6 +150,8 @@ def make_client(app: Flask, connection):
 
 
 def login(client: Client, login_id: str, password: str = PASSWORD, follow: bool = False):
+    """Sign in, as from a fresh browser (whoever this client was signed in as before)."""
+    client.delete_cookie(client.application.config["SESSION_COOKIE_NAME"])
     client.refresh_csrf("/login")
     response = client.form("/login", {"login": login_id, "password": password},
                            follow_redirects=follow)
@@ -206,6 +208,25 @@ class Factory:
         for role, scope in roles:
             services.grant_role(self.dbs, None, person, role, scope.id if scope else None)
         return person
+
+    def course(self, title: str = "An toàn thông tin", lessons: int = 3, modules: int = 1,
+               publish: bool = True, slug: str | None = None, **fields: Any):
+        """A course with ``modules`` modules of ``lessons`` text lessons each."""
+        from lms.courses import authoring
+
+        n = self._next()
+        course = authoring.create_course(self.dbs, None, authoring.CourseData(
+            slug=slug or f"khoa-hoc-{n}", title=title, summary="Tóm tắt khoá học.",
+            outcomes="Biết đặt mật khẩu mạnh", topic=fields.pop("topic", "security"), **fields))
+        for m in range(modules):
+            module = authoring.add_module(self.dbs, None, course, f"Chương {m + 1}")
+            for i in range(lessons):
+                authoring.add_lesson(self.dbs, None, module, authoring.LessonData(
+                    title=f"Bài {m + 1}.{i + 1}", body=f"## Nội dung\n\nBài học số {i + 1}."))
+        if publish:
+            authoring.set_course_status(self.dbs, None, course, "published")
+        self.dbs.refresh(course)
+        return course
 
     def admin(self, **kwargs: Any) -> User:
         return self.person(roles=((Role.ADMIN.value, None),), **kwargs)

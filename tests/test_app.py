@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from lms.config import ConfigError, load_config
-from lms.db import Base
+from lms.models import metadata
 from tests.conftest import login
 
 
@@ -86,7 +86,7 @@ def test_settings_come_from_lms_variables(tmp_path):
 def test_migrations_create_exactly_the_models_schema(app, connection):
     """Alembic is the only way the schema is made; it must match the models."""
     context = MigrationContext.configure(connection, opts={"compare_type": True})
-    assert compare_metadata(context, Base.metadata) == []
+    assert compare_metadata(context, metadata) == []
 
 
 def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(app, connection):

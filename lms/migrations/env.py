@@ -2,13 +2,10 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-import lms.audit.models  # noqa: F401  (registers the tables)
-import lms.auth.models  # noqa: F401
-import lms.org.models  # noqa: F401
-from lms.db import Base
+from lms.models import metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def run_with(connection) -> None:

@@ -4,7 +4,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
-from lms.forms import choices
+from lms.forms import ActionForm, choices  # noqa: F401  (ActionForm re-exported)
 from lms.i18n import LANGUAGES, timezone_choices
 from lms.org.models import Role, UnitKind
 
@@ -79,10 +79,6 @@ class RoleGrantForm(FlaskForm):
     def __init__(self, *args, unit_choices=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.unit_id.choices = choices([("", _l("Whole ministry")), *unit_choices])
-
-
-class ActionForm(FlaskForm):
-    """A button that changes something: only the CSRF token."""
 
 
 class ImportUploadForm(FlaskForm):
