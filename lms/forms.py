@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from flask import flash
 from flask_wtf import FlaskForm
 from wtforms.fields.choices import SelectChoice
 
@@ -15,3 +16,12 @@ def choices(pairs: Iterable[tuple[Any, Any]]) -> list[SelectChoice]:
     """(value, label) pairs as WTForms select choices; values become strings."""
     return [SelectChoice(value="" if value is None else str(value), label=label)
             for value, label in pairs]
+
+
+def show_domain_error(form: FlaskForm, exc: Any, default_field: str) -> None:
+    """Show a DomainError next to the field it names (or ``default_field``), else as a flash."""
+    field = getattr(form, exc.field or "", None) or getattr(form, default_field, None)
+    if field is not None:
+        field.errors = list(field.errors) + [exc.message]
+    else:
+        flash(exc.message, "error")

@@ -13,6 +13,7 @@ from lms.auth import services as auth_services
 from lms.auth.passwords import check_password_policy, hash_password
 from lms.db import db
 from lms.errors import DomainError
+from lms.forms import show_domain_error
 from lms.org import importer, queries, services
 from lms.org.forms import (
     ActionForm,
@@ -37,14 +38,6 @@ def _require(allowed: bool) -> None:
 
 def _me():
     return current_user._get_current_object()
-
-
-def _form_error(form, exc: DomainError, default_field: str) -> None:
-    field = getattr(form, exc.field or "", None) or getattr(form, default_field, None)
-    if field is not None:
-        field.errors = list(field.errors) + [exc.message]
-    else:
-        flash(exc.message, "error")
 
 
 # ---------------------------------------------------------------- units
@@ -84,7 +77,7 @@ def unit_new():
         try:
             unit = services.create_unit(db.session, _me(), _unit_data(form))
         except DomainError as exc:
-            _form_error(form, exc, "name")
+            show_domain_error(form, exc, "name")
         else:
             db.session.commit()
             flash(_("The unit %(name)s was added.", name=unit.name), "success")
@@ -105,7 +98,7 @@ def unit_edit(unit_id: int):
             services.update_unit(db.session, _me(), unit, _unit_data(form))
         except DomainError as exc:
             db.session.rollback()
-            _form_error(form, exc, "name")
+            show_domain_error(form, exc, "name")
         else:
             db.session.commit()
             flash(_("The unit %(name)s was saved.", name=unit.name), "success")
@@ -179,7 +172,7 @@ def person_new():
         try:
             person = services.create_person(db.session, _me(), _person_data(form))
         except DomainError as exc:
-            _form_error(form, exc, "full_name")
+            show_domain_error(form, exc, "full_name")
         else:
             db.session.commit()
             flash(_("%(name)s was added. Set a temporary password so they can sign in.",
@@ -199,7 +192,7 @@ def person_edit(person_id: int):
             services.update_person(db.session, _me(), person, _person_data(form))
         except DomainError as exc:
             db.session.rollback()
-            _form_error(form, exc, "full_name")
+            show_domain_error(form, exc, "full_name")
         else:
             db.session.commit()
             flash(_("The changes to %(name)s were saved.", name=person.full_name), "success")

@@ -32,7 +32,7 @@ from lms.courses.views import bp
 from lms.db import db
 from lms.errors import DomainError
 from lms.extensions import csrf
-from lms.forms import ActionForm
+from lms.forms import ActionForm, show_domain_error
 from lms.i18n import LANGUAGES
 
 LABELS = {"TOPIC_LABELS": TOPIC_LABELS, "LESSON_KIND_LABELS": LESSON_KIND_LABELS,
@@ -52,14 +52,6 @@ def _me():
 def _require_author() -> None:
     if not can_author_courses(current_user):
         abort(403)
-
-
-def _form_error(form, exc: DomainError, default_field: str) -> None:
-    field = getattr(form, exc.field or "", None) or getattr(form, default_field, None)
-    if field is not None:
-        field.errors = list(field.errors) + [exc.message]
-    else:
-        flash(exc.message, "error")
 
 
 def _flash_form_errors(form) -> None:
@@ -115,7 +107,7 @@ def author_course_new():
         try:
             course = authoring.create_course(db.session, _me(), _course_data(form))
         except DomainError as exc:
-            _form_error(form, exc, "title")
+            show_domain_error(form, exc, "title")
         else:
             db.session.commit()
             flash(_("The course %(title)s was created. Add its first module and lessons.",
@@ -134,7 +126,7 @@ def author_course(course_id: int):
         try:
             authoring.update_course(db.session, _me(), course, _course_data(form))
         except DomainError as exc:
-            _form_error(form, exc, "title")
+            show_domain_error(form, exc, "title")
         else:
             db.session.commit()
             flash(_("The course details were saved."), "success")
@@ -184,7 +176,7 @@ def author_module_new(course_id: int):
         try:
             module = authoring.add_module(db.session, _me(), course, form.title.data)
         except DomainError as exc:
-            _form_error(form, exc, "title")
+            show_domain_error(form, exc, "title")
         else:
             db.session.commit()
             flash(_("The module %(title)s was added.", title=module.title), "success")
@@ -285,7 +277,7 @@ def author_lesson_new(module_id: int):
         try:
             lesson = authoring.add_lesson(db.session, _me(), module, _lesson_data(form))
         except DomainError as exc:
-            _form_error(form, exc, "title")
+            show_domain_error(form, exc, "title")
         else:
             db.session.commit()
             flash(_("The lesson %(title)s was added.", title=lesson.title), "success")
@@ -308,7 +300,7 @@ def author_lesson(lesson_id: int):
         try:
             authoring.update_lesson(db.session, _me(), lesson, _lesson_data(form))
         except DomainError as exc:
-            _form_error(form, exc, "title")
+            show_domain_error(form, exc, "title")
         else:
             db.session.commit()
             flash(_("The lesson %(title)s was saved.", title=lesson.title), "success")
