@@ -7,6 +7,7 @@ Images and links written as ``media/<file name>`` point at the course's uploaded
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Mapping
 from urllib.parse import unquote
 
@@ -44,6 +45,12 @@ def _rewrite(tokens, media_urls: Mapping[str, str]) -> None:
 
 def render_markdown(text: str, media_urls: Mapping[str, str] | None = None) -> Markup:
     """Safe HTML for a lesson body; ``media_urls`` maps a course file name to its URL."""
+    return _render_cached(text or "", tuple(sorted((media_urls or {}).items())))
+
+
+@lru_cache(maxsize=512)
+def _render_cached(text: str, media_items: tuple) -> Markup:
+    media_urls = dict(media_items)
     tokens = _parser.parse(text or "")
     _rewrite(tokens, media_urls or {})
     html = _parser.renderer.render(tokens, _parser.options, {})

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, contains_eager, defer, selectinload
 
 from lms.courses.models import Course, Enrolment, EnrolmentStatus, Lesson, LessonProgress, MediaFile, Module
 from lms.courses.permissions import visible_courses_clause
@@ -32,7 +32,8 @@ def my_learning(dbs: Session, user_id: int) -> MyLearning:
     enrolments = dbs.scalars(
         select(Enrolment).join(Course, Course.id == Enrolment.course_id)
         .where(Enrolment.user_id == user_id, Course.status != "draft")
-        .options(selectinload(Enrolment.course))
+        .options(contains_eager(Enrolment.course).load_only(
+            Course.id, Course.slug, Course.title, Course.topic, Course.status, Course.estimated_minutes))
         .order_by(Enrolment.last_activity_at.desc().nulls_last(), Enrolment.enrolled_at.desc())
     ).all()
     result = MyLearning()
@@ -101,20 +102,33 @@ class Outline:
         return sum(lesson.estimated_minutes for lesson in self.lessons)
 
 
-def course_outline(dbs: Session, course: Course, user_id: int | None) -> Outline:
+_UNSET: Any = object()
+
+
+def course_outline(dbs: Session, course: Course, user_id: int | None,
+                   enrolment: Enrolment | None = _UNSET) -> Outline:
     """Three queries: modules with their lessons, the learner's done lessons, the enrolment."""
-    modules = dbs.scalars(
-        select(Module).where(Module.course_id == course.id, Module.is_archived.is_(False))
-        .options(selectinload(Module.lessons))
-        .order_by(Module.position, Module.id)).all()
-    lessons_by_module = {
-        m.id: [lesson for lesson in m.lessons if not lesson.is_archived] for m in modules}
+    rows = dbs.execute(
+        select(Module, Lesson)
+        .outerjoin(Lesson, and_(Lesson.module_id == Module.id, Lesson.is_archived.is_(False)))
+        .where(Module.course_id == course.id, Module.is_archived.is_(False))
+        .options(defer(Lesson.body))
+        .order_by(Module.position, Module.id, Lesson.position, Lesson.id)).all()
+    modules: list[Module] = []
+    lessons_by_module: dict[int, list[Lesson]] = {}
+    for module, lesson in rows:
+        if module.id not in lessons_by_module:
+            modules.append(module)
+            lessons_by_module[module.id] = []
+        if lesson is not None:
+            lessons_by_module[module.id].append(lesson)
     done: set[int] = set()
+    known = enrolment
     enrolment = None
     if user_id is not None:
         done = set(dbs.scalars(select(LessonProgress.lesson_id).where(
             LessonProgress.user_id == user_id, LessonProgress.course_id == course.id)))
-        enrolment = dbs.scalar(select(Enrolment).where(
+        enrolment = known if known is not _UNSET else dbs.scalar(select(Enrolment).where(
             Enrolment.user_id == user_id, Enrolment.course_id == course.id))
     return Outline(course=course, modules=list(modules), lessons_by_module=lessons_by_module,
                    done=done, enrolment=enrolment)

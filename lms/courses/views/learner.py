@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from lms.courses import queries, services
 from lms.courses.content import render_markdown
+from lms.courses.labels import TOPIC_LABELS
 from lms.courses.media import kind_of, path_for
-from lms.courses.models import TOPICS, Course, LessonKind, MediaFile
+from lms.courses.models import TOPICS, Course, Enrolment, LessonKind, MediaFile
 from lms.courses.permissions import can_view_course, can_view_learning_of
 from lms.courses.views import bp
 from lms.db import db, writes
@@ -26,12 +27,17 @@ def _me():
     return current_user._get_current_object()
 
 
-def _course_or_404(slug: str, enrolled_ok: bool = True) -> Course:
+def _course_and_enrolment(slug: str) -> tuple[Course, Enrolment | None]:
+    """The course (404 if the viewer may not see it) and the viewer's enrolment, read once."""
     course = db.session.scalar(select(Course).where(Course.slug == slug)) or abort(404)
-    enrolled = enrolled_ok and services.enrolment_for(db.session, current_user.id, course.id)
-    if not can_view_course(current_user, course, enrolled=bool(enrolled)):
+    enrolment = services.enrolment_for(db.session, current_user.id, course.id)
+    if not can_view_course(current_user, course, enrolled=enrolment is not None):
         abort(404)  # an unpublished course does not exist for learners
-    return course
+    return course, enrolment
+
+
+def _course_or_404(slug: str) -> Course:
+    return _course_and_enrolment(slug)[0]
 
 
 def media_url(media: MediaFile) -> str:
@@ -42,7 +48,11 @@ def media_url(media: MediaFile) -> str:
 @login_required
 def my_learning():
     learning = queries.my_learning(db.session, current_user.id)
-    return render_template("courses/my_learning.html", learning=learning)
+    # Labels translated once per page, not once per card.
+    words = {"continue": _("Continue"), "start": _("Start"), "review": _("Review")}
+    topics = {key: str(label) for key, label in TOPIC_LABELS.items()}
+    return render_template("courses/my_learning.html", learning=learning, words=words,
+                           topics=topics)
 
 
 @bp.route("/courses")
@@ -63,8 +73,8 @@ def catalog():
 @bp.route("/courses/<slug>")
 @login_required
 def course_page(slug: str):
-    course = _course_or_404(slug)
-    outline = queries.course_outline(db.session, course, current_user.id)
+    course, enrolment = _course_and_enrolment(slug)
+    outline = queries.course_outline(db.session, course, current_user.id, enrolment)
     return render_template("courses/course.html", course=course, outline=outline,
                            action_form=ActionForm())
 
@@ -102,23 +112,25 @@ def resume(slug: str):
 @writes
 @login_required
 def lesson_page(slug: str, key: str):
-    course = _course_or_404(slug)
+    course, enrolment = _course_and_enrolment(slug)
     lesson = queries.lesson_by_key(db.session, course, key) or abort(404)
     preview = not course.is_published  # authors looking at a draft are not enrolled by it
     if not preview:
-        services.open_lesson(db.session, _me(), lesson)
-        db.session.commit()
-    outline = queries.course_outline(db.session, course, current_user.id)
-    files = queries.media_of(db.session, course.id)
+        enrolment = services.open_lesson(db.session, _me(), lesson, enrolment)
+    outline = queries.course_outline(db.session, course, current_user.id, enrolment)
+    uses_media = lesson.media_id is not None or "media/" in lesson.body
+    files = queries.media_of(db.session, course.id) if uses_media else []
     media = {m.filename: media_url(m) for m in files}
     lesson_media = next((m for m in files if m.id == lesson.media_id), None)
     previous, following = outline.neighbours(lesson)
-    return render_template(
+    page = render_template(
         "courses/lesson.html", course=course, lesson=lesson, outline=outline, preview=preview,
         body=render_markdown(lesson.body, media), previous=previous, following=following,
         lesson_media=lesson_media, lesson_media_url=media_url(lesson_media) if lesson_media else "",
         media_kind=kind_of(lesson_media.content_type) if lesson_media else "",
         action_form=ActionForm(), video_kind=LessonKind.VIDEO.value)
+    db.session.commit()
+    return page
 
 
 @bp.route("/courses/<slug>/lessons/<key>/complete", methods=["POST"])

@@ -1,0 +1,89 @@
+"""Shared by the bench scripts: the bench app, its settings and database URLs.
+
+The bench is not part of the installed package (no ``__init__.py`` here on purpose:
+``bench`` is a namespace package, so the wheel's package list stays as it is).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Blueprint, Flask, render_template
+from flask_login import login_required
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DIR = ROOT / "bench"
+DEFAULT_OUT = Path(tempfile.gettempdir()) / "lms-bench"
+
+#: Bench databases only. A fixed key keeps the pre-made session cookies valid in every
+#: process (the generator, the cookie maker, each gunicorn worker). LMS_SECRET_KEY wins.
+BENCH_SECRET_KEY = "lms-bench-only-not-a-production-secret-0123456789"
+
+#: The password of every generated account (for looking around by hand).
+BENCH_PASSWORD = "hocvuso-bench-2025"
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Accept postgresql:// or postgres:// and use the psycopg 3 driver the app ships with."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def is_postgres(url: str) -> bool:
+    return sqlalchemy_url(url).startswith("postgresql")
+
+
+def libpq_url(url: str) -> str:
+    """The same database as a libpq URI for psycopg.connect()."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(sqlalchemy_url(url)).set(drivername="postgresql").render_as_string(
+        hide_password=False)
+
+
+def sqlite_path(url: str) -> Path:
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        raise SystemExit("give a file for SQLite, e.g. sqlite:////tmp/lms_bench.db")
+    return Path(database)
+
+
+def bench_environ(database_url: str, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """LMS_* settings for every bench process (gunicorn workers included)."""
+    env = dict(os.environ if base is None else base)
+    env["LMS_DATABASE_URL"] = sqlalchemy_url(database_url)
+    env.setdefault("LMS_SECRET_KEY", BENCH_SECRET_KEY)
+    env.setdefault("LMS_INSTANCE_PATH", str(DEFAULT_OUT / "instance"))
+    env.setdefault("LMS_LOG_LEVEL", "WARNING")
+    return env
+
+
+def use_bench_environ(database_url: str) -> None:
+    """Put the bench settings into this process's environment (before create_app)."""
+    os.environ.update(bench_environ(database_url))
+
+
+bp = Blueprint("bench", __name__, template_folder="templates")
+
+
+@bp.route("/_bench/bare")
+@login_required
+def bare():
+    """The baseline: base.html with a static paragraph, no database work of its own
+    (loading the signed-in user, as for every page, still happens)."""
+    return render_template("bench/bare.html")
+
+
+def make_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """The real application plus the one bench-only route."""
+    from lms import create_app
+
+    app = create_app(config)
+    app.register_blueprint(bp)
+    return app
