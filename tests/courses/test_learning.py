@@ -226,3 +226,30 @@ def test_publishing_counts_edits_made_while_a_draft(dbs, factory):
     authoring.set_course_status(dbs, None, course, "published")
     dbs.refresh(enrolment)
     assert enrolment.is_completed
+
+
+def test_course_files_are_served_only_to_people_who_may_see_the_course(
+        app, client, make_client, factory, dbs, tmp_path, monkeypatch):
+    import io
+
+    monkeypatch.setitem(app.config, "MEDIA_PATH", str(tmp_path / "media"))
+    learner = factory.person(email="learner@mofa.example")
+    published, draft = factory.course(), factory.course(publish=False)
+    video = authoring.add_media(dbs, None, published, io.BytesIO(b"\x1a\x45\xdf\xa3" + b"v" * 5000),
+                                "gioi-thieu.webm")
+    secret = authoring.add_media(dbs, None, draft, io.BytesIO("%PDF-1.4 nháp".encode()), "nhap.pdf")
+    url = f"/media/{video.id}/{video.filename}?v={video.sha256[:12]}"
+
+    visitor = make_client()
+    assert visitor.get(url).status_code == 302  # to the sign-in page
+
+    login(client, learner.email)
+    with client.get(url) as response:
+        assert response.status_code == 200 and response.mimetype == "video/webm"
+        assert "immutable" in response.headers["Cache-Control"]
+    with client.get(url, headers={"Range": "bytes=0-3"}) as response:  # videos can seek
+        assert response.status_code == 206 and response.data == b"\x1a\x45\xdf\xa3"
+    with client.get(f"/media/{secret.id}/{secret.filename}") as response:
+        assert response.status_code == 404  # a draft course's files do not exist for learners
+    with client.get(f"/media/{video.id}/other-name.webm") as response:
+        assert response.status_code == 404
