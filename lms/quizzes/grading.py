@@ -290,7 +290,8 @@ def _grade_numeric(spec: QuestionSpec, response: Any) -> Grade:
             value, tolerance = float(answer.value), abs(float(answer.tolerance))
         except (TypeError, ValueError):
             continue
-        if not (math.isfinite(value) and math.isfinite(tolerance)):
+        # An infinite tolerance is GIFT's "any other number" answer (its feedback shows).
+        if not math.isfinite(value) or math.isnan(tolerance):
             continue
         if not _within(given, value, tolerance):
             continue
