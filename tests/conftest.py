@@ -257,3 +257,31 @@ def count_queries(app: Flask, connection):
         finally:
             event.remove(connection, "before_cursor_execute", before)
     return counter
+
+
+@pytest.fixture()
+def lms(app: Flask, connection):
+    """Run `lms ARGS…` against the test's transaction, outside any request, as in a terminal."""
+    from flask import has_request_context
+
+    from lms.cli import cli as lms_cli
+
+    runner = app.test_cli_runner()
+
+    def run(*args: Any, input: str | None = None):
+        assert not has_request_context()
+        return runner.invoke(lms_cli, [str(arg) for arg in args], input=input)
+    return run
+
+
+@pytest.fixture()
+def look(connection):
+    """A fresh session to look at what a command or request wrote."""
+    sessions: list[Session] = []
+
+    def new() -> Session:
+        sessions.append(Session(bind=connection, join_transaction_mode="create_savepoint"))
+        return sessions[-1]
+    yield new
+    for session in reversed(sessions):  # each holds a savepoint inside the previous one
+        session.close()

@@ -15,7 +15,7 @@ from typing import Iterator
 
 import pytest
 from click.testing import Result
-from flask import Flask, has_request_context
+from flask import Flask
 from flask_babel import force_locale, gettext
 from sqlalchemy import Connection, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -47,17 +47,6 @@ DEMO_LOGINS = {  # README, "Demo sign-ins"
 # ---------------------------------------------------------------- helpers
 
 @pytest.fixture()
-def lms(app: Flask, connection):
-    """Run `lms ARGS…` against the test's transaction, outside any request."""
-    runner = app.test_cli_runner()
-
-    def run(*args: str, input: str | None = None) -> Result:
-        assert not has_request_context()
-        return runner.invoke(lms_cli, list(args), input=input)
-    return run
-
-
-@pytest.fixture()
 def build(app: Flask, connection):
     """Set up data with the test factory (which needs a request context, closed afterwards)."""
     @contextmanager
@@ -69,19 +58,6 @@ def build(app: Flask, connection):
         session.commit()
         session.close()
     return builder
-
-
-@pytest.fixture()
-def look(connection):
-    """A fresh session to look at what the commands wrote."""
-    sessions: list[Session] = []
-
-    def new() -> Session:
-        sessions.append(Session(bind=connection, join_transaction_mode="create_savepoint"))
-        return sessions[-1]
-    yield new
-    for session in reversed(sessions):  # each holds a savepoint inside the previous one
-        session.close()
 
 
 def count(session: Session, model) -> int:

@@ -17,8 +17,7 @@ from typing import Any, Callable
 
 import pytest
 import yaml
-from click.testing import Result
-from flask import Flask, has_request_context
+from flask import Flask
 from flask_babel import force_locale
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -695,28 +694,6 @@ def test_markdown_from_windows_is_read_with_its_bom_and_line_ends(dbs, trainer, 
 
 
 # ---------------------------------------------------------------- the commands
-
-@pytest.fixture()
-def lms(app: Flask, connection):
-    runner = app.test_cli_runner()
-
-    def run(*args: str) -> Result:
-        assert not has_request_context()
-        return runner.invoke(lms_cli, [str(arg) for arg in args])
-    return run
-
-
-@pytest.fixture()
-def look(connection):
-    sessions: list[Session] = []
-
-    def new() -> Session:
-        sessions.append(Session(bind=connection, join_transaction_mode="create_savepoint"))
-        return sessions[-1]
-    yield new
-    for session in reversed(sessions):
-        session.close()
-
 
 def test_import_course_reads_a_folder_then_a_zip_of_the_next_version(lms, look, tmp_path):
     first = lms("import-course", write_package(tmp_path / "v1"))
