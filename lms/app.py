@@ -74,6 +74,8 @@ def _register_blueprints(app: Flask) -> None:
     from lms.courses.views import bp as courses_bp
     from lms.home import bp as home_bp
     from lms.org.views import bp as org_bp
+    from lms.quizzes import views as quizzes
 
     for blueprint in (home_bp, auth_bp, org_bp, audit_bp, courses_bp):
         app.register_blueprint(blueprint)
+    quizzes.init_app(app)

@@ -3,6 +3,7 @@ import lms.audit.models  # noqa: F401
 import lms.auth.models  # noqa: F401
 import lms.courses.models  # noqa: F401
 import lms.org.models  # noqa: F401
+import lms.quizzes.models  # noqa: F401
 from lms.db import Base
 
 metadata = Base.metadata

@@ -228,6 +228,23 @@ class Factory:
         self.dbs.refresh(course)
         return course
 
+    def quiz(self, course, questions: int = 4, draw: int | None = None, **settings: Any):
+        """A quiz of ``course`` drawing ``draw`` (default all) of ``questions`` single-choice
+        questions (the right answer is the first choice, "Đúng {i}")."""
+        from lms.quizzes import bank
+        from lms.quizzes.spec import Choice, QuestionSpec, QuestionType
+
+        for i in range(questions):
+            bank.save_question(self.dbs, course, QuestionSpec(
+                type=QuestionType.SINGLE, name=f"q{i + 1}", category="Chung",
+                stem=f"Câu hỏi {i + 1}?", choices=(Choice(f"Đúng {i + 1}", 1.0), Choice(
+                    f"Sai {i + 1}", 0.0, "Chưa đúng."), Choice(f"Sai nữa {i + 1}", 0.0))))
+        settings.setdefault("title", "Bài kiểm tra")
+        quiz = bank.save_quiz(self.dbs, course, bank.QuizData(**settings))
+        bank.add_slot(self.dbs, quiz, category=bank.category_named(self.dbs, course, "Chung"),
+                      draw_count=draw or questions)
+        return quiz
+
     def admin(self, **kwargs: Any) -> User:
         return self.person(roles=((Role.ADMIN.value, None),), **kwargs)
 

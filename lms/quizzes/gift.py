@@ -43,6 +43,7 @@ __all__ = ["GiftProblem", "GiftResult", "parse_gift", "write_gift"]
 class GiftProblem:
     line: int
     message: str
+    harmless: bool = False  # a warning: the question was still read
 
 
 @dataclass
@@ -184,7 +185,7 @@ def _parse_question(raw: str, category: str, line: int, result: GiftResult) -> Q
         stem = _post(before)
         result.problems.append(GiftProblem(line, _(
             "Ignored the text %(junk)s after the answer block of question '%(name)s'.",
-            junk=after.strip(), name=name or stem[:40])))
+            junk=after.strip(), name=name or stem[:40]), harmless=True))
     else:
         stem = _post(before + "_____" + after)
 
@@ -198,7 +199,7 @@ def _parse_question(raw: str, category: str, line: int, result: GiftResult) -> Q
         block = block[:pos]
     block = block.strip()
     base = dict(stem=stem, name=name, stem_format=fmt, general_feedback=general,
-                category=category)
+                category=category, extra={"line": line})
 
     if block.startswith("#"):
         return QuestionSpec(type=QuestionType.NUMERIC, numeric=_numeric(block[1:]), **base)
