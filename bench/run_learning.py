@@ -134,13 +134,17 @@ def machine_facts() -> dict:
     import gunicorn
     import sqlalchemy
 
-    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True)
+    try:
+        wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True)
+        wrk_version = (wrk.stdout or wrk.stderr).splitlines()[0].split(" Copyright")[0].strip()
+    except OSError:
+        wrk_version = "not installed"
     return {
         "cpu": cpu, "cores": os.cpu_count(), "memory": memory,
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(), "flask": _version("flask"),
         "sqlalchemy": sqlalchemy.__version__, "gunicorn": gunicorn.__version__,
-        "wrk": (wrk.stdout or wrk.stderr).splitlines()[0].split(" Copyright")[0].strip(),
+        "wrk": wrk_version,
     }
 
 

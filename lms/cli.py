@@ -169,9 +169,12 @@ def seed_demo() -> None:
 
 def register_commands(app: Flask) -> None:
     from lms.courses.cli import export_course, import_course
+    from lms.quizzes.cli import close_expired_attempts, import_gift
 
     app.cli.add_command(export_course)
     app.cli.add_command(import_course)
+    app.cli.add_command(import_gift)
+    app.cli.add_command(close_expired_attempts)
     app.cli.add_command(db_group)
     app.cli.add_command(create_admin)
     app.cli.add_command(import_staff)

@@ -37,6 +37,8 @@ def import_course(path: Path) -> None:
                f"({course.status}): {result.lessons_added} lessons added, "
                f"{result.lessons_updated} updated, {result.lessons_archived} archived, "
                f"{result.lessons_unchanged} unchanged; {result.files_stored} files stored.")
+    if result.has_quiz_changes:
+        click.echo(result.quiz_summary())
 
 
 @click.command("export-course", help=(

@@ -25,6 +25,7 @@ from flask_babel import gettext as _
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from lms.courses.models import Course
 from lms.db import utcnow
@@ -88,10 +89,11 @@ def quiz_state(dbs: Session, quiz: Quiz, user_id: int) -> QuizState:
         Attempt.quiz_id == quiz.id, Attempt.user_id == user_id).order_by(Attempt.number)))
     grants = list(dbs.scalars(select(QuizGrant).where(
         QuizGrant.quiz_id == quiz.id, QuizGrant.user_id == user_id).order_by(QuizGrant.id)))
-    return _state(quiz, attempts, grants)
+    return state_from(quiz, attempts, grants)
 
 
-def _state(quiz: Quiz, attempts: list[Attempt], grants: list[QuizGrant]) -> QuizState:
+def state_from(quiz: Quiz, attempts: list[Attempt], grants: list[QuizGrant]) -> QuizState:
+    """A person's state from their attempts and grants at this quiz (loaded by the caller)."""
     reset_after, extra_attempts, extra_minutes = 0, 0, 0
     for grant in grants:
         if grant.kind == GrantKind.RESET.value:
@@ -246,8 +248,11 @@ def display_order(spec: QuestionSpec, shuffle: bool, rng: random.Random) -> list
 
 def _lock_open(dbs: Session, attempt: Attempt, now: datetime) -> None:
     """Lock the attempt row and check it still takes answers (refreshes ``attempt``)."""
-    dbs.execute(select(Attempt.id).where(Attempt.id == attempt.id).with_for_update())
-    dbs.refresh(attempt)
+    status, deadline = dbs.execute(select(Attempt.status, Attempt.deadline_at)
+                                   .where(Attempt.id == attempt.id).with_for_update()).one()
+    # What this transaction now holds under the lock, without reloading answers and versions.
+    set_committed_value(attempt, "status", status)
+    set_committed_value(attempt, "deadline_at", deadline)
     if not attempt.is_open:
         raise AttemptClosed(_("This attempt has been submitted; the answer was not saved."))
     if attempt.deadline_at is not None and now > attempt.deadline_at + GRACE:
@@ -411,9 +416,12 @@ def submit_attempt(dbs: Session, attempt: Attempt, now: datetime | None = None,
         update(Attempt).where(Attempt.id == attempt.id, Attempt.status == AttemptStatus.OPEN.value)
         .values(status=AttemptStatus.SUBMITTED.value, submitted_at=now, auto_submitted=auto)
         .execution_options(synchronize_session=False)).rowcount
-    dbs.refresh(attempt)
     if changed != 1:
+        dbs.refresh(attempt)
         return False
+    for name, value in (("status", AttemptStatus.SUBMITTED.value), ("submitted_at", now),
+                        ("auto_submitted", auto)):
+        set_committed_value(attempt, name, value)  # as written; the answers stay loaded
     grade_attempt(dbs, attempt)
     if attempt.passed:
         _refresh_completion(dbs, attempt)

@@ -342,6 +342,8 @@ def add_slot(dbs: Session, quiz: Quiz, *, question: Question | None = None,
             raise DomainError(_("That question bank belongs to another course."))
     if category is not None and not 1 <= draw_count <= 200:
         raise DomainError(_("Draw 1 to 200 questions."))
+    if question is not None and any(s.question_id == question.id for s in quiz.slots):
+        raise DomainError(_("This question is already in the quiz."))
     position = dbs.scalar(select(func.coalesce(func.max(QuizSlot.position), 0))
                           .where(QuizSlot.quiz_id == quiz.id)) + 1
     slot = QuizSlot(quiz_id=quiz.id, position=position, draw_count=draw_count if category else 1,

@@ -119,6 +119,14 @@ def _points(spec: QuestionSpec) -> float:
     return round(points, 4)
 
 
+def _raw_points(spec: QuestionSpec) -> float:
+    try:
+        points = float(spec.points)
+    except (TypeError, ValueError):
+        return 0.0
+    return points if math.isfinite(points) and points > 0 else 0.0
+
+
 def _frac(value: Any) -> float:
     """A spec fraction as a float in [-1, 1] (NaN and garbage count as 0)."""
     try:
@@ -155,7 +163,8 @@ def _make(spec: QuestionSpec, fraction: float, state: str | None, picked: tuple[
     if state is None:
         state = CORRECT if fraction == 1.0 else PARTIAL if fraction > 0 else WRONG
     points = _points(spec)
-    score = min(points, max(0.0, round(points * fraction, 4)))
+    # Never above the spec's own points, even when rounding to 4 decimals would go over.
+    score = min(points, _raw_points(spec), max(0.0, round(points * fraction, 4)))
     feedback = tuple(f for f in (*picked, spec.general_feedback) if f)
     return Grade(score=score, fraction=fraction, state=state, feedback=feedback)
 

@@ -26,7 +26,7 @@ from werkzeug.serving import make_server
 from lms import create_app
 from lms.auth.passwords import hash_password
 from lms.cli import upgrade_database
-from lms.db import db
+from lms.db import db, sqlite_write_intent
 from lms.org import services
 from lms.org.models import Role
 from tests.conftest import app_settings, fresh_database
@@ -128,6 +128,16 @@ def _seed(app: Flask) -> Seed:
         session.commit()
         return Seed(ministry_id=ministry.id, department_id=department.id,
                     division_id=division.id)
+
+
+@pytest.fixture(autouse=True)
+def setup_writes_wait_their_turn() -> Iterator[None]:
+    """Tests write their setup data while the live server may still be answering the
+    previous page's background requests: on SQLite they begin with BEGIN IMMEDIATE, as the
+    app's own writes do, instead of failing with "database is locked"."""
+    token = sqlite_write_intent.set(True)
+    yield
+    sqlite_write_intent.reset(token)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""Course packages: a course as a folder, or a .zip, of course.yaml, lessons/*.md and media/*.
+"""Course packages: a course as a folder, or a .zip, of course.yaml, lessons/*.md, media/*
+and an optional quizzes.yaml (the question bank and quizzes: lms.quizzes.packaging).
 
 ``read_package`` reads and checks a whole package and writes nothing; ``import_package``
 creates the course, or updates the course with the same slug in place, all or nothing;

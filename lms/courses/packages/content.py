@@ -1,10 +1,15 @@
 """What a course package holds, once read and checked."""
+from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import BinaryIO, Callable, ContextManager
+from typing import TYPE_CHECKING, BinaryIO, Callable, ContextManager
 
 from lms.courses.models import CourseStatus
 from lms.errors import DomainError
+
+if TYPE_CHECKING:
+    from lms.quizzes.packaging import PackageQuiz
+    from lms.quizzes.spec import QuestionSpec
 
 
 class PackageError(DomainError):
@@ -61,6 +66,11 @@ class PackageContent:
     status: str = CourseStatus.DRAFT.value
     modules: tuple[PackageModule, ...] = ()
     media: tuple[PackageMedia, ...] = ()
+    # quizzes.yaml (lms.quizzes.packaging): the question bank and the quizzes. A package
+    # without the file (has_quizzes False) leaves the course's bank and quizzes as they are.
+    has_quizzes: bool = False
+    questions: tuple[QuestionSpec, ...] = ()
+    quizzes: tuple[PackageQuiz, ...] = ()
 
     @property
     def lessons(self) -> list[PackageLesson]:

@@ -7,7 +7,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, ContextManager, Iterator
 
-import yaml
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,21 +15,10 @@ from lms.courses import media as media_storage
 from lms.courses.models import Course, CourseStatus, Lesson, LessonKind, MediaFile, Module
 from lms.courses.packages.constants import CHUNK, FORMAT, MANIFEST, ZIP_TIME
 from lms.courses.packages.content import PackageError
+from lms.courses.packages.manifest import dump_yaml
+from lms.quizzes import packaging as quiz_packaging
 
 # ---------------------------------------------------------------- exporting
-
-class _Dumper(yaml.SafeDumper):
-    """Block lists indented under their field, and several-line text as ``|`` blocks."""
-
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> Any:
-        return super().increase_indent(flow, False)
-
-
-def _represent_text(dumper: yaml.SafeDumper, value: str) -> Any:
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
-
-
-_Dumper.add_representer(str, _represent_text)
 
 Opener = Callable[[], ContextManager[BinaryIO]]
 
@@ -96,10 +84,11 @@ def _package_files(dbs: Session, course: Course) -> list[tuple[str, Opener, bool
     manifest["status"] = (CourseStatus.PUBLISHED.value if course.is_published
                           else CourseStatus.DRAFT.value)
     manifest["modules"] = listed_modules
-    text = "# Course package, format 1: see docs/course-package.md\n" + yaml.dump(
-        manifest, Dumper=_Dumper, allow_unicode=True, sort_keys=False, default_flow_style=False,
-        width=100)
+    text = dump_yaml(manifest, "Course package, format 1: see docs/course-package.md")
     files.insert(0, (MANIFEST, lambda: _bytes_opener(text.encode()), True))
+    quizzes = quiz_packaging.quiz_file(dbs, course)
+    if quizzes is not None:
+        files.insert(1, (quiz_packaging.QUIZ_FILE, lambda: _bytes_opener(quizzes.encode()), True))
     return files
 
 
@@ -128,7 +117,8 @@ def export_package(dbs: Session, course: Course) -> bytes:
 def export_to_folder(dbs: Session, course: Course, folder: Path) -> int:
     """Write the course's package into a folder (created if needed). A folder holding an
     earlier export is brought up to date: its lessons/*.md and media/* files that are no
-    longer part of the course are removed. Returns how many files were written."""
+    longer part of the course are removed (and its quizzes.yaml when the course has no
+    quizzes or questions any more). Returns how many files were written."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise PackageError(_("%(path)s is a file, not a folder.", path=str(folder)))
@@ -147,4 +137,7 @@ def export_to_folder(dbs: Session, course: Course, folder: Path) -> int:
         for stale in sorted((folder / sub).glob(pattern)):
             if stale.is_file() and f"{sub}/{stale.name}" not in written:
                 stale.unlink()
+    stale_quizzes = folder / quiz_packaging.QUIZ_FILE
+    if quiz_packaging.QUIZ_FILE not in written and stale_quizzes.is_file():
+        stale_quizzes.unlink()  # an earlier export's quizzes would come back on import
     return len(files)

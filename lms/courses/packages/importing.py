@@ -15,6 +15,7 @@ from lms.courses.packages.content import PackageContent, PackageError, PackageLe
 from lms.courses.packages.sources import READ_ERRORS
 from lms.courses.services import recompute_course
 from lms.db import utcnow
+from lms.quizzes import packaging as quiz_packaging
 from lms.text import clean
 
 # ---------------------------------------------------------------- importing
@@ -30,12 +31,38 @@ class ImportResult:
     files_stored: int = 0
     modules_changed: int = 0
     fields_changed: list[str] = field(default_factory=list)
+    questions_added: int = 0
+    questions_updated: int = 0
+    questions_archived: int = 0
+    questions_unchanged: int = 0
+    quizzes_added: int = 0
+    quizzes_updated: int = 0
+    quizzes_archived: int = 0
+    quizzes_unchanged: int = 0
 
     @property
     def changed_anything(self) -> bool:
         return bool(self.created or self.lessons_added or self.lessons_updated
                     or self.lessons_archived or self.files_stored or self.modules_changed
-                    or self.fields_changed)
+                    or self.fields_changed or self.questions_added or self.questions_updated
+                    or self.questions_archived or self.quizzes_added or self.quizzes_updated
+                    or self.quizzes_archived)
+
+    @property
+    def has_quiz_changes(self) -> bool:
+        return any((self.questions_added, self.questions_updated, self.questions_archived,
+                    self.questions_unchanged, self.quizzes_added, self.quizzes_updated,
+                    self.quizzes_archived, self.quizzes_unchanged))
+
+    def quiz_summary(self) -> str:
+        """The questions' and quizzes' counts, for the import page and ``lms import-course``."""
+        return _("%(added)d questions added, %(updated)d updated, %(archived)d archived, "
+                 "%(unchanged)d unchanged; %(quizzes_added)d quizzes added, %(quizzes_updated)d "
+                 "updated, %(quizzes_archived)d archived, %(quizzes_unchanged)d unchanged.",
+                 added=self.questions_added, updated=self.questions_updated,
+                 archived=self.questions_archived, unchanged=self.questions_unchanged,
+                 quizzes_added=self.quizzes_added, quizzes_updated=self.quizzes_updated,
+                 quizzes_archived=self.quizzes_archived, quizzes_unchanged=self.quizzes_unchanged)
 
 
 def _import_media(dbs: Session, actor: Any, course: Course, content: PackageContent,
@@ -165,6 +192,9 @@ def import_package(dbs: Session, actor: Any, content: PackageContent) -> ImportR
     extra ones archived), lessons by key (updated and moved, added, and those no longer in
     the package archived, never deleted, so learners keep their progress; archived lessons
     that are back are restored); media files are stored by name (the same name replaces).
+    With a quizzes.yaml, the question bank and quizzes follow it the same way (questions
+    matched by name, quizzes by key, the rest archived: lms.quizzes.packaging); without
+    one, the course's bank and quizzes are left as they are.
     A new course is published when the package says ``status: published``; an existing one
     keeps its status. Open enrolments of a published course are recomputed once, at the end.
     """
@@ -184,6 +214,9 @@ def import_package(dbs: Session, actor: Any, content: PackageContent) -> ImportR
         result = ImportResult(course=course, created=created, fields_changed=fields)
         media_ids = _import_media(dbs, actor, course, content, result)
         _import_structure(dbs, actor, course, content, media_ids, result)
+        if content.has_quizzes:
+            quiz_packaging.import_quizzes(dbs, actor, course, content.questions, content.quizzes,
+                                          result)
         if not result.changed_anything:
             return result  # the same package again: nothing to write, nothing to record
         course.updated_at = utcnow()
@@ -194,6 +227,9 @@ def import_package(dbs: Session, actor: Any, content: PackageContent) -> ImportR
             recompute_course(dbs, course)
         record(dbs, actor, "course.imported", course, label=course.title, slug=course.slug,
                created=created, added=result.lessons_added, updated=result.lessons_updated,
-               archived=result.lessons_archived, files=result.files_stored)
+               archived=result.lessons_archived, files=result.files_stored,
+               questions_added=result.questions_added, questions_updated=result.questions_updated,
+               questions_archived=result.questions_archived, quizzes_added=result.quizzes_added,
+               quizzes_updated=result.quizzes_updated, quizzes_archived=result.quizzes_archived)
         dbs.flush()
     return result

@@ -1,4 +1,5 @@
-"""course.yaml: parsed strictly (no duplicate fields, no unknown ones)."""
+"""course.yaml (and quizzes.yaml): parsed strictly (no duplicate fields, no unknown ones),
+and written as readable YAML."""
 
 import posixpath
 from typing import Any
@@ -12,7 +13,7 @@ from lms.courses.packages.sources import FolderSource, ZipSource, scan, unsafe_n
 
 # ---------------------------------------------------------------- course.yaml
 
-class _Loader(yaml.SafeLoader):
+class StrictLoader(yaml.SafeLoader):
     """safe_load that refuses a field given twice (YAML would silently keep the last)."""
 
     def construct_mapping(self, node: Any, deep: bool = False) -> dict:
@@ -136,7 +137,7 @@ def load_manifest(source: FolderSource | ZipSource) -> dict:
         raise PackageError(_("course.yaml is not UTF-8 text (line %(line)d); save it as UTF-8.",
                              line=raw[:exc.start].count(b"\n") + 1)) from exc
     try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
@@ -145,3 +146,56 @@ def load_manifest(source: FolderSource | ZipSource) -> dict:
     if not isinstance(data, dict):
         raise PackageError(_("course.yaml must be a set of fields (format, slug, title, …)."))
     return data
+
+
+def load_yaml(source: FolderSource | ZipSource, path: str, limit: int) -> Any:
+    """Another YAML file of the package (such as quizzes.yaml), read as strictly as
+    course.yaml; ``None`` when the package does not hold it."""
+    if source.size(path) is None:
+        return None
+    raw, _size, _sha, _head = scan(source, path, limit, keep=True)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PackageError(_("%(path)s is not UTF-8 text (line %(line)d); save it as UTF-8.",
+                             path=path, line=raw[:exc.start].count(b"\n") + 1)) from exc
+    try:
+        return yaml.load(text, Loader=StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise PackageError(_("%(path)s is not valid YAML (line %(line)s: %(problem)s).",
+                             path=path, line=mark.line + 1 if mark else "?",
+                             problem=problem)) from exc
+
+
+# ---------------------------------------------------------------- writing YAML
+
+class FlowMap(dict):
+    """A mapping written on one line, ``{category: Mật khẩu, draw: 3}``."""
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block lists indented under their field, and several-line text as ``|`` blocks."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> Any:
+        return super().increase_indent(flow, False)
+
+
+def _represent_text(dumper: yaml.SafeDumper, value: str) -> Any:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+
+def _represent_flow(dumper: yaml.SafeDumper, value: FlowMap) -> Any:
+    return dumper.represent_mapping("tag:yaml.org,2002:map", dict(value), flow_style=True)
+
+
+_Dumper.add_representer(str, _represent_text)
+_Dumper.add_representer(FlowMap, _represent_flow)
+
+
+def dump_yaml(data: Any, header: str) -> str:
+    """``data`` as UTF-8-ready YAML text under a ``# header`` comment line, fields in the
+    order given."""
+    return f"# {header}\n" + yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False,
+                                       default_flow_style=False, width=100)

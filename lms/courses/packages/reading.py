@@ -32,6 +32,7 @@ from lms.courses.packages.content import (
 from lms.courses.packages.manifest import Fields, load_manifest, show_value
 from lms.courses.packages.sources import FolderSource, ZipSource, open_source, scan, size_text
 from lms.errors import DomainError
+from lms.quizzes import packaging as quiz_packaging
 from lms.text import clean
 
 # ---------------------------------------------------------------- reading a package
@@ -176,10 +177,10 @@ def read_package(source: str | Path | bytes, max_bytes: int) -> PackageContent:
 
     Raises PackageError naming the first problem: a missing or invalid course.yaml, a field
     of the wrong type or value, a duplicate lesson key, a lesson file or media file missing
-    or of a refused type, text that is not UTF-8, or a path or .zip member that points
-    outside the package; .zip files past ``max_bytes`` unpacked or ``MAX_MEMBERS`` files
-    are refused before anything in them is read. Needs the app (the file size limits are
-    settings).
+    or of a refused type, text that is not UTF-8, a path or .zip member that points
+    outside the package, or a problem in quizzes.yaml (lms.quizzes.packaging); .zip files
+    past ``max_bytes`` unpacked or ``MAX_MEMBERS`` files are refused before anything in them
+    is read. Needs the app (the file size limits are settings).
     """
     package = open_source(source, max_bytes)
     data = load_manifest(package)
@@ -239,5 +240,9 @@ def read_package(source: str | Path | bytes, max_bytes: int) -> PackageContent:
         if total > max_bytes:
             raise PackageError(_("The package holds %(size)s, more than the %(limit)s allowed.",
                                  size=size_text(total), limit=size_text(max_bytes)))
+    quizzes = quiz_packaging.read_quizzes(package)
     return PackageContent(**common, modules=tuple(modules),
-                          media=_check_media(package, media_types))
+                          media=_check_media(package, media_types),
+                          has_quizzes=quizzes is not None,
+                          questions=quizzes.questions if quizzes else (),
+                          quizzes=quizzes.quizzes if quizzes else ())

@@ -428,4 +428,6 @@ def author_course_import():
     flash(_("The course %(title)s was imported.", title=result.course.title) if result.created
           else _("The course %(title)s was updated from the package.",
                  title=result.course.title), "success")
+    if result.has_quiz_changes:
+        flash(result.quiz_summary(), "info")
     return redirect(_editor_url(result.course.id))

@@ -75,8 +75,10 @@ def catalog():
 def course_page(slug: str):
     course, enrolment = _course_and_enrolment(slug)
     outline = queries.course_outline(db.session, course, current_user.id, enrolment)
+    from lms.quizzes.views.learner import course_quizzes  # the quiz module joins the page
+    quizzes = course_quizzes(db.session, course.id, current_user.id)
     return render_template("courses/course.html", course=course, outline=outline,
-                           action_form=ActionForm())
+                           quizzes=quizzes, action_form=ActionForm())
 
 
 @bp.route("/courses/<slug>/enrol", methods=["POST"])
