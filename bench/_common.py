@@ -54,6 +54,29 @@ def sqlite_path(url: str) -> Path:
     return Path(database)
 
 
+def recreate_database(url: str) -> None:
+    """Drop and create a bench database (PostgreSQL) or delete its file (SQLite).
+
+    Refuses any database whose name lacks "bench", so a slip cannot wipe real data.
+    """
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database or ""
+    if "bench" not in database:
+        raise SystemExit("the database name must contain 'bench' (it is dropped and created)")
+    if is_postgres(url):
+        admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{database}"'))
+        admin.dispose()
+    else:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(database + suffix).unlink(missing_ok=True)
+
+
 def bench_environ(database_url: str, base: Mapping[str, str] | None = None) -> dict[str, str]:
     """LMS_* settings for every bench process (gunicorn workers included)."""
     env = dict(os.environ if base is None else base)

@@ -34,22 +34,9 @@ MARK_END = "<!-- bench/run_item_stats.py: results end -->"
 
 
 def build(url: str, attempts: int, seed: int) -> int:
-    from sqlalchemy import create_engine, insert, select, text
-    from sqlalchemy.engine import make_url
+    from sqlalchemy import insert, select, text
 
-    database = make_url(url).database or ""
-    if "bench" not in database:
-        raise SystemExit("the database name must contain 'bench' (it is dropped and created)")
-    if _common.is_postgres(url):
-        admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{database}"'))
-        admin.dispose()
-    else:
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
-        for suffix in ("", "-wal", "-shm"):
-            Path(database + suffix).unlink(missing_ok=True)
+    _common.recreate_database(url)
 
     from lms.cli import upgrade_database
     from lms.courses import authoring

@@ -55,21 +55,7 @@ BANK, DRAWN, CHOICES = 30, 15, 4
 
 def prepare(url: str, learners: int) -> tuple[int, list[tuple[int, str]]]:
     """A fresh database with the course, the quiz and LEARNERS signed-in people."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    database = make_url(url).database or ""
-    if "bench" not in database:
-        raise SystemExit("the database name must contain 'bench' (it is dropped and created)")
-    if _common.is_postgres(url):
-        admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{database}"'))
-        admin.dispose()
-    else:
-        for suffix in ("", "-wal", "-shm"):
-            Path(database + suffix).unlink(missing_ok=True)
+    _common.recreate_database(url)
 
     from lms.auth.sessions import start_session
     from lms.cli import upgrade_database
@@ -341,7 +327,8 @@ def render(results: dict) -> str:
         "",
         f"- attempts started by the learners: {c['attempts_started']:,}; attempts in the database: "
         f"{c['attempts_in_db']:,}; attempts nobody started: {c['attempts_nobody_started']}",
-        f"- answers the server acknowledged: {c['answers_acknowledged']:,}; **lost or not the last "
+        f"- questions with an acknowledged answer (the last of the {DRAWN + DRAWN // 3} saves an attempt "
+        f"sends counts): {c['answers_acknowledged']:,}; **lost or not the last "
         f"value saved: {c['answers_lost']}**",
         f"- attempts left open: {c['attempts_not_submitted']}; **attempts whose score differs from "
         f"grading their stored answers once: {c['scores_wrong']}**; people with two open attempts: "
