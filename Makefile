@@ -9,14 +9,14 @@ export LMS_INSTANCE_PATH ?= $(CURDIR)/instance
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test setup translations browser-deps lint messages clean
+.PHONY: run test setup translations browser-deps pdf-tools lint messages clean
 
 run: setup
 	$(BIN)/lms db upgrade
 	$(BIN)/lms seed-demo
 	$(BIN)/lms run --host $(HOST) --port $(PORT)
 
-test: setup browser-deps
+test: setup browser-deps pdf-tools
 	$(BIN)/pytest
 
 setup: $(VENV)/.installed translations
@@ -34,6 +34,10 @@ translations: $(VENV)/.installed
 # Debian's chromium for the browser tests and axe-core (npm) for the accessibility checks.
 browser-deps: node_modules/axe-core/axe.min.js
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# Debian's poppler-utils (pdftotext, pdftoppm, pdffonts): the certificate tests read the PDFs.
+pdf-tools:
+	@command -v pdftotext >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null; }
 
 node_modules/axe-core/axe.min.js: package.json package-lock.json
 	npm ci --silent --no-audit --no-fund

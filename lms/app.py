@@ -71,6 +71,7 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from lms.audit.views import bp as audit_bp
     from lms.auth.views import bp as auth_bp
+    from lms.certificates import views as certificates
     from lms.courses.views import bp as courses_bp
     from lms.home import bp as home_bp
     from lms.org.views import bp as org_bp
@@ -79,3 +80,4 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (home_bp, auth_bp, org_bp, audit_bp, courses_bp):
         app.register_blueprint(blueprint)
     quizzes.init_app(app)
+    certificates.init_app(app)

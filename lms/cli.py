@@ -145,15 +145,20 @@ def import_staff(file: Path, dry_run: bool, temporary_password: str | None) -> N
 @click.command("seed-demo", help="Load the demo ministry (units, staff, roles); safe to run again.")
 @with_appcontext
 def seed_demo() -> None:
+    from lms.seeds.certificates import issuing_deferred, seed_certificates
     from lms.seeds.demo import DEMO_PASSWORD, load_demo
     from lms.seeds.learning import load_courses, spread_progress
     from lms.urls import external_url
 
     logging.getLogger("lms.courses").setLevel(logging.WARNING)  # not one line per demo completion
+    logging.getLogger("lms.certificates").setLevel(logging.WARNING)
+    logging.getLogger("weasyprint").setLevel(logging.WARNING)
     accounts = load_demo(db.session)
     courses = load_courses(db.session)
-    spread_progress(db.session)
+    with issuing_deferred():  # certified below in bulk, on every core
+        spread_progress(db.session)
     db.session.commit()
+    certificates = seed_certificates(current_app._get_current_object(), db.session)
     from sqlalchemy import func, select
 
     from lms.courses.models import Enrolment
@@ -165,9 +170,12 @@ def seed_demo() -> None:
     click.echo(f"Demo ministry loaded. Sign in at {login_url} with (password: {DEMO_PASSWORD}):")
     for account in accounts:
         click.echo(f"  {account.role_label:<28} {account.login:<32} {account.full_name}")
+    for line in certificates.lines():
+        click.echo(line)
 
 
 def register_commands(app: Flask) -> None:
+    from lms.certificates.cli import certificates_work, issue_certificates
     from lms.courses.cli import export_course, import_course
     from lms.quizzes.cli import close_expired_attempts, import_gift
 
@@ -175,6 +183,8 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(import_course)
     app.cli.add_command(import_gift)
     app.cli.add_command(close_expired_attempts)
+    app.cli.add_command(issue_certificates)
+    app.cli.add_command(certificates_work)
     app.cli.add_command(db_group)
     app.cli.add_command(create_admin)
     app.cli.add_command(import_staff)

@@ -60,6 +60,13 @@ def _secret_key(environ: Mapping[str, str], folder: Path) -> str:
     return key
 
 
+def _certificate_prefix(environ: Mapping[str, str]) -> str:
+    prefix = (_env(environ, "CERTIFICATE_PREFIX", "BNG") or "BNG").strip().upper()
+    if not (1 <= len(prefix) <= 20 and prefix.isascii() and prefix.isalnum()):
+        raise ConfigError(f"LMS_CERTIFICATE_PREFIX must be 1-20 letters or digits, got {prefix!r}")
+    return prefix
+
+
 def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Build the Flask config from the environment (``os.environ`` by default)."""
     environ = os.environ if environ is None else environ
@@ -96,6 +103,14 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MAX_VIDEO_BYTES": _int(environ, "MAX_VIDEO_MB", 500) * 1024 * 1024,
         "MAX_PACKAGE_BYTES": _int(environ, "MAX_PACKAGE_MB", 1024) * 1024 * 1024,
         "PASSWORD_MIN_LENGTH": _int(environ, "PASSWORD_MIN_LENGTH", 10),
+        # Certificates: the register's prefix (BNG-2026-000123) and the public verify page's limit.
+        "CERTIFICATE_PREFIX": _certificate_prefix(environ),
+        "VERIFY_RATE_LIMIT": _env(environ, "VERIFY_RATE_LIMIT", "30 per minute"),
+        "CREDENTIAL_KEY_FILE": _env(environ, "CREDENTIAL_KEY_FILE"),
+        "CERTIFICATE_JOB_RUNNER": (_env(environ, "CERTIFICATE_JOB_RUNNER", "thread") or "thread").lower(),
+        "CERTIFICATE_WORKERS": _int(environ, "CERTIFICATE_WORKERS", 0),  # 0: one per core
+        "MAX_CERTIFICATE_IMAGE_BYTES": _int(environ, "MAX_CERTIFICATE_IMAGE_MB", 2) * 1024 * 1024,
+        "CREDENTIAL_RETIRED_KEY_FILES": _env(environ, "CREDENTIAL_RETIRED_KEY_FILES", ""),
         "BABEL_DEFAULT_LOCALE": _env(environ, "DEFAULT_LOCALE", "vi"),
         "BABEL_DEFAULT_TIMEZONE": _env(environ, "DEFAULT_TIMEZONE", "Asia/Ho_Chi_Minh"),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the (server-checked) session

@@ -7,6 +7,7 @@ from flask_babel import get_locale
 from lms.audit.permissions import can_view_audit_log
 from lms.auth.forms import LanguageForm
 from lms.auth.permissions import is_admin, is_mentor, is_trainer, is_unit_head
+from lms.certificates.permissions import can_issue_certificates
 from lms.courses.labels import (
     COURSE_STATUS_LABELS,
     ENROLMENT_STATUS_LABELS,
@@ -56,6 +57,7 @@ def register_template_helpers(app: Flask) -> None:
         ENROLMENT_STATUS_LABELS=ENROLMENT_STATUS_LABELS,
         LENGTH_LABELS=LENGTH_LABELS,
         can_author_courses=can_author_courses,
+        can_issue_certificates=can_issue_certificates,
         can_view_learning_of=can_view_learning_of,
     )
 

@@ -7,14 +7,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, url_for
+from flask import current_app, has_request_context, url_for
 
 
 def external_url(endpoint: str, **values: Any) -> str:
-    """``url_for`` made absolute with the configured base URL."""
-    path = url_for(endpoint, _external=False, **values)
+    """``url_for`` made absolute with the configured base URL, in a request or outside one
+    (CLI commands, background jobs, the scheduler)."""
     base = current_app.config["BASE_URL"]
     script_root = current_app.config.get("APPLICATION_ROOT") or "/"
+    if has_request_context():
+        path = url_for(endpoint, _external=False, **values)
+    else:
+        path = current_app.url_map.bind("localhost", script_name=script_root).build(endpoint, values)
     if script_root != "/" and path.startswith(script_root):
         path = path[len(script_root.rstrip("/")):]
     return f"{base}{path}"

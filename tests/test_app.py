@@ -121,3 +121,16 @@ def test_absolute_links_use_the_configured_base_url_not_the_host_header(app, mon
         assert external_url("auth.login") == "https://hocvu.mofa.example/login"
         assert external_url("org.person_detail", person_id=7) == \
             "https://hocvu.mofa.example/org/people/7"
+
+
+def test_external_urls_come_from_the_base_url_outside_requests_too(app):
+    from flask import has_request_context
+
+    from lms.urls import external_url
+
+    with app.app_context():
+        assert not has_request_context()
+        outside = external_url("certificates.verify", code="abc")
+    with app.test_request_context("/", base_url="http://forged.example"):
+        inside = external_url("certificates.verify", code="abc")
+    assert outside == inside == f"{app.config['BASE_URL']}/verify/abc"
