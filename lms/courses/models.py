@@ -144,6 +144,9 @@ class Enrolment(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_lesson_id: Mapped[int | None] = mapped_column(ForeignKey("lessons.id", ondelete="SET NULL"))
     last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Recertification: when set, only lessons done and quizzes passed since then count
+    # towards this completion (earlier cycles stay in the history).
+    cycle_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     course: Mapped[Course] = relationship()

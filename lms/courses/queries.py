@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, contains_eager, defer, selectinload
 
 from lms.courses.models import Course, Enrolment, EnrolmentStatus, Lesson, LessonProgress, MediaFile, Module
 from lms.courses.permissions import visible_courses_clause
+from lms.courses.services import done_lessons_clause
 from lms.pagination import Page, paginate
 from lms.text import fold, like_escape
 
@@ -126,10 +127,11 @@ def course_outline(dbs: Session, course: Course, user_id: int | None,
     known = enrolment
     enrolment = None
     if user_id is not None:
-        done = set(dbs.scalars(select(LessonProgress.lesson_id).where(
-            LessonProgress.user_id == user_id, LessonProgress.course_id == course.id)))
         enrolment = known if known is not _UNSET else dbs.scalar(select(Enrolment).where(
             Enrolment.user_id == user_id, Enrolment.course_id == course.id))
+        since = enrolment.cycle_started_at if enrolment is not None else None
+        done = set(dbs.scalars(select(LessonProgress.lesson_id).where(
+            done_lessons_clause(user_id, course.id, since))))
     return Outline(course=course, modules=list(modules), lessons_by_module=lessons_by_module,
                    done=done, enrolment=enrolment)
 

@@ -26,8 +26,9 @@ from lms.org.models import User
 log = logging.getLogger(__name__)
 
 #: Other domains add requirements here (the quiz issue: required quizzes passed).
-#: Each is called as f(session, user_id, course_id) -> list[bool], one bool per requirement.
-ExtraRequirement = Callable[[Session, int, int], list[bool]]
+#: Each is called as f(session, user_id, course_id, since) -> list[bool], one bool per
+#: requirement; ``since`` (or None) is the start of the enrolment's current cycle.
+ExtraRequirement = Callable[[Session, int, int, datetime | None], list[bool]]
 extra_requirements: list[ExtraRequirement] = []
 
 
@@ -85,19 +86,32 @@ def complete_lesson(dbs: Session, user: User, lesson: Lesson) -> Enrolment:
     """Mark a lesson done (once, however often it is sent) and update the course."""
     enrolment = open_lesson(dbs, user, lesson)
     insert = pg_insert if dbs.get_bind().dialect.name == "postgresql" else sqlite_insert
-    dbs.execute(insert(LessonProgress).values(
-        user_id=user.id, lesson_id=lesson.id, course_id=lesson.course_id, completed_at=utcnow(),
-    ).on_conflict_do_nothing(index_elements=["user_id", "lesson_id"]))
+    statement = insert(LessonProgress).values(
+        user_id=user.id, lesson_id=lesson.id, course_id=lesson.course_id, completed_at=utcnow())
+    if enrolment.cycle_started_at is None:
+        statement = statement.on_conflict_do_nothing(index_elements=["user_id", "lesson_id"])
+    else:  # a lesson done in an earlier cycle counts again once it is done in this one
+        statement = statement.on_conflict_do_update(
+            index_elements=["user_id", "lesson_id"],
+            set_={"completed_at": statement.excluded.completed_at},
+            where=LessonProgress.completed_at < enrolment.cycle_started_at)
+    dbs.execute(statement)
     refresh_enrolment(dbs, enrolment)
     return enrolment
 
 
-def progress_of(dbs: Session, user_id: int, course_id: int) -> Progress:
+def done_lessons_clause(user_id: int, course_id: int, since: datetime | None):
+    """SQL: the lessons of the course this person has done (in the current cycle)."""
+    clause = and_(LessonProgress.user_id == user_id, LessonProgress.course_id == course_id)
+    return clause if since is None else and_(clause, LessonProgress.completed_at >= since)
+
+
+def progress_of(dbs: Session, user_id: int, course_id: int, since: datetime | None = None) -> Progress:
     required = required_lesson_ids(dbs, course_id)
     done = dbs.scalars(select(LessonProgress.lesson_id).where(
-        LessonProgress.user_id == user_id, LessonProgress.course_id == course_id))
+        done_lessons_clause(user_id, course_id, since)))
     extras = [ok for requirement in extra_requirements
-              for ok in requirement(dbs, user_id, course_id)]
+              for ok in requirement(dbs, user_id, course_id, since)]
     return evaluate(required, done, extras)
 
 
@@ -108,7 +122,7 @@ def refresh_enrolment(dbs: Session, enrolment: Enrolment, at: datetime | None = 
     """
     if enrolment.is_completed:
         return Progress(done=1, total=1, complete=True)
-    progress = progress_of(dbs, enrolment.user_id, enrolment.course_id)
+    progress = progress_of(dbs, enrolment.user_id, enrolment.course_id, enrolment.cycle_started_at)
     enrolment.progress_pct = progress.percent
     dbs.flush()
     if progress.complete:
@@ -156,9 +170,24 @@ def resume_lesson_id(dbs: Session, enrolment: Enrolment) -> int | None:
         lesson = dbs.get(Lesson, enrolment.last_lesson_id)
         if lesson is not None and not lesson.is_archived:
             return lesson.id
-    done = select(LessonProgress.lesson_id).where(LessonProgress.user_id == enrolment.user_id)
+    done = select(LessonProgress.lesson_id).where(
+        done_lessons_clause(enrolment.user_id, enrolment.course_id, enrolment.cycle_started_at))
     return dbs.scalar(
         select(Lesson.id).join(Module, Module.id == Lesson.module_id)
         .where(Lesson.course_id == enrolment.course_id, Lesson.is_archived.is_(False),
                Module.is_archived.is_(False), Lesson.id.not_in(done))
         .order_by(Module.position, Lesson.position).limit(1))
+
+
+def start_new_cycle(dbs: Session, enrolment: Enrolment, at: datetime | None = None) -> None:
+    """Recertification: the person takes the course again. Earlier lessons, attempts and
+    certificates stay in the history; only what is done from now on counts, and the next
+    completion is recorded (and certified) as a new one."""
+    at = at or utcnow()
+    enrolment.cycle_started_at = at
+    enrolment.status = EnrolmentStatus.IN_PROGRESS.value
+    enrolment.progress_pct = 0
+    enrolment.completed_at = None
+    enrolment.last_lesson_id = None
+    enrolment.last_activity_at = at
+    dbs.flush()

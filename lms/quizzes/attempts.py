@@ -558,15 +558,18 @@ def regrade_quiz(dbs: Session, quiz: Quiz, actor: Any = None) -> RegradeReport:
 
 # ---------------------------------------------------------------- course completion
 
-def required_quizzes_passed(dbs: Session, user_id: int, course_id: int) -> list[bool]:
-    """The completion rule's share: one bool per live required quiz of the course."""
+def required_quizzes_passed(dbs: Session, user_id: int, course_id: int,
+                            since: datetime | None = None) -> list[bool]:
+    """The completion rule's share: one bool per live required quiz of the course
+    (counting attempts submitted ``since`` the enrolment's current cycle began)."""
     quizzes = list(dbs.scalars(select(Quiz).where(
         Quiz.course_id == course_id, Quiz.is_required.is_(True), Quiz.is_archived.is_(False))))
     if not quizzes:
         return []
     rows = dbs.execute(select(Attempt.quiz_id, Attempt.number, Attempt.percent, Attempt.passed).where(
         Attempt.user_id == user_id, Attempt.quiz_id.in_([q.id for q in quizzes]),
-        Attempt.status == AttemptStatus.SUBMITTED.value)).all()
+        Attempt.status == AttemptStatus.SUBMITTED.value,
+        Attempt.submitted_at >= since if since is not None else True)).all()
     results = []
     for quiz in quizzes:
         mine = [r for r in rows if r.quiz_id == quiz.id]

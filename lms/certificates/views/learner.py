@@ -4,16 +4,20 @@ Each view: load or 404 -> authorize -> validate -> call a service -> commit -> r
 """
 from __future__ import annotations
 
-from flask import abort, render_template, send_file
+from flask import abort, flash, redirect, render_template, send_file, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
-from lms.certificates import services, storage
+from lms.certificates import recertification, services, storage
 from lms.certificates.models import Certificate
 from lms.certificates.permissions import can_view_certificate
 from lms.certificates.views import bp
+from lms.courses.models import Course, Enrolment
 from lms.db import db, utcnow, writes
+from lms.errors import DomainError
+from lms.forms import ActionForm
 
 PDF_MAX_AGE = 24 * 3600  # the file never changes (a correction is a new certificate)
 
@@ -28,13 +32,38 @@ def my_certificates():
         .where(Certificate.user_id == current_user.id)
         .order_by(Certificate.issued_at.desc(), Certificate.id.desc())).all()
     now = utcnow()
+    enrolments = {e.id: e for e in db.session.scalars(select(Enrolment).where(
+        Enrolment.user_id == current_user.id))}
     certificates = [{
         "id": c.id, "serial": c.serial, "code": c.code, "course_title": c.course_title,
         "completed_at": c.completed_at, "issued_at": c.issued_at, "expires_at": c.expires_at,
         "revoked_at": c.revoked_at, "revoked_reason": c.revoked_reason,
         "replaced_by": replaced_by, "status": services.status_of(c, now),
+        "renewable": recertification.can_renew(c, enrolments.get(c.enrolment_id), now),
     } for c, replaced_by in rows]
-    return render_template("certificates/my_certificates.html", certificates=certificates)
+    return render_template("certificates/my_certificates.html", certificates=certificates,
+                           action_form=ActionForm())
+
+
+@bp.route("/certificates/<int:certificate_id>/renew", methods=["POST"])
+@login_required
+def renew(certificate_id: int):
+    """Take the course again for a new certificate (from a month before the expiry)."""
+    certificate = db.session.get(Certificate, certificate_id)
+    if certificate is None or certificate.user_id != current_user.id:
+        abort(404)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        recertification.renew(db.session, certificate, current_user._get_current_object())
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("certificates.my_certificates"))
+    db.session.commit()
+    course = db.session.get(Course, certificate.course_id)
+    flash(_("You are taking %(title)s again: finish it to receive a new certificate.",
+            title=course.title), "success")
+    return redirect(url_for("courses.course_page", slug=course.slug))
 
 
 @bp.route("/certificates/<int:certificate_id>.pdf")
