@@ -110,3 +110,19 @@ def make_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = create_app(config)
     app.register_blueprint(bp)
     return app
+
+
+def write_section(path: Path, start: str, end: str, heading: str, section: str,
+                  after: str | None = None) -> None:
+    """Put ``section`` (which begins with ``start`` and ends with ``end``) into the report:
+    in place of the previous run's, else after the marker ``after``, else at the end under
+    ``heading``."""
+    text = path.read_text()
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        text = before + section + rest.split(end, 1)[1]
+    elif after and after in text:
+        text = text.replace(after, after + "\n\n" + section, 1)
+    else:
+        text = text.rstrip("\n") + f"\n\n## {heading}\n\n" + section + "\n"
+    path.write_text(text)

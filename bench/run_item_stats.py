@@ -218,15 +218,7 @@ def render(results: dict) -> str:
 
 
 def write_report(path: Path, section: str) -> None:
-    text = path.read_text()
-    if MARK_START in text and MARK_END in text:
-        before, rest = text.split(MARK_START, 1)
-        text = before + section + rest.split(MARK_END, 1)[1]
-    elif QUIZ_END in text:
-        text = text.replace(QUIZ_END, QUIZ_END + "\n\n" + section, 1)
-    else:
-        text = text.rstrip("\n") + "\n\n## Quizzes\n\n" + section + "\n"
-    path.write_text(text)
+    _common.write_section(path, MARK_START, MARK_END, "Quizzes", section, after=QUIZ_END)
 
 
 def main() -> None:

@@ -3,9 +3,6 @@ duplicates under concurrent issuing, one certificate however many issues of the 
 completion run at once."""
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 from sqlalchemy import func, select
 
@@ -17,10 +14,11 @@ from lms.cli import upgrade_database
 from lms.courses import authoring
 from lms.courses import services as learning
 from lms.courses.models import Course, Enrolment, Lesson
-from lms.db import db, sqlite_write_intent
+from lms.db import db
 from lms.org import services as org
 from lms.org.models import User
 from tests.conftest import app_settings, fresh_database
+from tests.races import in_transaction, race
 
 WORKERS = 8
 
@@ -50,35 +48,6 @@ def committed(tmp_path_factory):
         yield app
         with app.app_context():
             db.engine.dispose()
-
-
-def in_transaction(app, work):
-    """Run ``work(session)`` as one request would: its own session, committed at the end."""
-    with app.app_context():  # no request: as the CLI and jobs run
-        token = sqlite_write_intent.set(True)
-        try:
-            result = work(db.session)
-            db.session.commit()
-            return result
-        except Exception:
-            db.session.rollback()
-            raise
-        finally:
-            sqlite_write_intent.reset(token)
-
-
-def race(app, works):
-    barrier = threading.Barrier(len(works))
-
-    def run(work):
-        barrier.wait()
-        try:
-            return in_transaction(app, work)
-        except Exception as error:  # noqa: BLE001  (returned for the test to look at)
-            return error
-
-    with ThreadPoolExecutor(max_workers=len(works)) as pool:
-        return list(pool.map(run, works))
 
 
 def person(dbs, n: int) -> User:

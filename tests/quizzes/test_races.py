@@ -3,9 +3,6 @@ parallel starts open one attempt and never exceed the limit, saves racing a subm
 either graded or refused (never lost silently)."""
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 from sqlalchemy import func, select
 
@@ -13,8 +10,7 @@ from lms import create_app
 from lms.audit.models import AuditEvent
 from lms.cli import upgrade_database
 from lms.courses import authoring
-from lms.db import db, sqlite_write_intent
-from lms.errors import DomainError
+from lms.db import db
 from lms.org import services
 from lms.org.models import User
 from lms.quizzes import attempts as engine
@@ -22,6 +18,7 @@ from lms.quizzes import bank
 from lms.quizzes.models import Attempt, AttemptAnswer, Quiz
 from lms.quizzes.spec import Choice, QuestionSpec, QuestionType
 from tests.conftest import app_settings, fresh_database
+from tests.races import in_transaction, race
 
 WORKERS = 8
 
@@ -57,35 +54,6 @@ def committed(tmp_path_factory):
         yield app
         with app.app_context():
             db.engine.dispose()
-
-
-def in_transaction(app, work):
-    """Run ``work(session)`` as one request would: its own session, committed at the end."""
-    with app.app_context():
-        token = sqlite_write_intent.set(True)
-        try:
-            result = work(db.session)
-            db.session.commit()
-            return result
-        except Exception:
-            db.session.rollback()
-            raise
-        finally:
-            sqlite_write_intent.reset(token)
-
-
-def race(app, works):
-    barrier = threading.Barrier(len(works))
-
-    def run(work):
-        barrier.wait()
-        try:
-            return in_transaction(app, work)
-        except DomainError as error:
-            return error
-
-    with ThreadPoolExecutor(max_workers=len(works)) as pool:
-        return list(pool.map(run, works))
 
 
 def person(dbs, n: int) -> User:
