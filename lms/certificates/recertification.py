@@ -48,12 +48,13 @@ def renew(dbs: Session, certificate: Certificate, actor: Any, now: datetime | No
         raise DomainError(_("This certificate cannot be renewed now: renewal opens %(days)d days "
                             "before it expires.", days=RENEWAL_WINDOW_DAYS))
     start_new_cycle(dbs, enrolment, now)
-    quizzes = dbs.scalars(select(Quiz).where(Quiz.course_id == enrolment.course_id,
-                                             Quiz.is_archived.is_(False))).all()
-    for quiz in quizzes:
-        last = dbs.scalar(select(func.coalesce(func.max(Attempt.number), 0)).where(
-            Attempt.quiz_id == quiz.id, Attempt.user_id == enrolment.user_id))
-        dbs.add(QuizGrant(quiz_id=quiz.id, user_id=enrolment.user_id, kind=GrantKind.RESET.value,
+    last_attempts = dbs.execute(
+        select(Quiz.id, func.coalesce(func.max(Attempt.number), 0))
+        .outerjoin(Attempt, (Attempt.quiz_id == Quiz.id) & (Attempt.user_id == enrolment.user_id))
+        .where(Quiz.course_id == enrolment.course_id, Quiz.is_archived.is_(False))
+        .group_by(Quiz.id)).all()
+    for quiz_id, last in last_attempts:
+        dbs.add(QuizGrant(quiz_id=quiz_id, user_id=enrolment.user_id, kind=GrantKind.RESET.value,
                           amount=last, reason=_("Recertification: certificate %(serial)s",
                                                 serial=certificate.serial),
                           granted_by_id=getattr(actor, "id", None), created_at=now))

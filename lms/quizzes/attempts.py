@@ -24,7 +24,7 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from lms.courses.models import Course
@@ -441,7 +441,8 @@ def close_expired_attempts(dbs: Session, now: datetime | None = None) -> int:
     now = now or utcnow()
     expired = dbs.scalars(select(Attempt).where(
         Attempt.status == AttemptStatus.OPEN.value, Attempt.deadline_at.is_not(None),
-        Attempt.deadline_at < now - GRACE)).all()
+        Attempt.deadline_at < now - GRACE)
+        .options(selectinload(Attempt.answers).selectinload(AttemptAnswer.version))).all()
     return sum(finalise_if_expired(dbs, attempt, now) for attempt in expired)
 
 
@@ -514,7 +515,8 @@ def regrade_quiz(dbs: Session, quiz: Quiz, actor: Any = None) -> RegradeReport:
     from lms.audit.services import record
     report = RegradeReport()
     attempts = list(dbs.scalars(select(Attempt).where(
-        Attempt.quiz_id == quiz.id, Attempt.status == AttemptStatus.SUBMITTED.value)))
+        Attempt.quiz_id == quiz.id, Attempt.status == AttemptStatus.SUBMITTED.value)
+        .options(selectinload(Attempt.answers).selectinload(AttemptAnswer.version))))
     if not attempts:
         return report
     current = {v.question_id: v for v in dbs.scalars(

@@ -7,7 +7,7 @@ and any problem raises before anything is flushed.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from flask_babel import gettext as _
@@ -242,7 +242,6 @@ def _gift_name(title: str) -> str:
 
 
 def _with(spec: QuestionSpec, **changes: Any) -> QuestionSpec:
-    from dataclasses import replace
     return replace(spec, **changes)
 
 
@@ -382,22 +381,24 @@ def quiz_problems(dbs: Session, quiz: Quiz) -> list[str]:
         .where(Question.course_id == quiz.course_id, Question.is_archived.is_(False))
         .group_by(Question.category_id)).all())
     wanted: dict[int, int] = {}
-    fixed: set[int] = set()
+    fixed_per_category: dict[int, int] = {}
     for slot in quiz.slots:
         if slot.category_id:
             wanted[slot.category_id] = wanted.get(slot.category_id, 0) + slot.draw_count
         elif slot.question is not None:
             if slot.question.is_archived:
                 problems.append(_("Question %(name)s is archived.", name=slot.question.name))
-            fixed.add(slot.question_id)
+            else:  # a fixed question is not drawn again from its category
+                category_id = slot.question.category_id
+                fixed_per_category[category_id] = fixed_per_category.get(category_id, 0) + 1
+    names = dict(dbs.execute(select(QuestionCategory.id, QuestionCategory.name)
+                             .where(QuestionCategory.id.in_(wanted))).all()) if wanted else {}
     for category_id, count in wanted.items():
-        category = dbs.get(QuestionCategory, category_id)
-        fixed_here = dbs.scalar(select(func.count(Question.id)).where(
-            Question.id.in_(fixed), Question.category_id == category_id)) if fixed else 0
-        available = live.get(category_id, 0) - fixed_here
+        available = live.get(category_id, 0) - fixed_per_category.get(category_id, 0)
         if available < count:
             problems.append(_("Category %(name)s has %(have)d question(s) to draw from, the quiz "
-                              "draws %(want)d.", name=category.name, have=available, want=count))
+                              "draws %(want)d.", name=names.get(category_id, ""), have=available,
+                              want=count))
     return problems
 
 
