@@ -69,6 +69,7 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from lms.assignments import views as assignments
     from lms.audit.views import bp as audit_bp
     from lms.auth.views import bp as auth_bp
     from lms.certificates import views as certificates
@@ -76,8 +77,11 @@ def _register_blueprints(app: Flask) -> None:
     from lms.home import bp as home_bp
     from lms.org.views import bp as org_bp
     from lms.quizzes import views as quizzes
+    from lms.reports import views as reports
 
     for blueprint in (home_bp, auth_bp, org_bp, audit_bp, courses_bp):
         app.register_blueprint(blueprint)
     quizzes.init_app(app)
     certificates.init_app(app)
+    assignments.init_app(app)
+    reports.init_app(app)

@@ -111,6 +111,9 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "CERTIFICATE_WORKERS": _int(environ, "CERTIFICATE_WORKERS", 0),  # 0: one per core
         "MAX_CERTIFICATE_IMAGE_BYTES": _int(environ, "MAX_CERTIFICATE_IMAGE_MB", 2) * 1024 * 1024,
         "CREDENTIAL_RETIRED_KEY_FILES": _env(environ, "CREDENTIAL_RETIRED_KEY_FILES", ""),
+        # Assignments: people who join a targeted unit late get at least this many days.
+        "NEWCOMER_DAYS": _int(environ, "NEWCOMER_DAYS", 30),
+        "MAX_DECISION_BYTES": _int(environ, "MAX_DECISION_MB", 10) * 1024 * 1024,
         "BABEL_DEFAULT_LOCALE": _env(environ, "DEFAULT_LOCALE", "vi"),
         "BABEL_DEFAULT_TIMEZONE": _env(environ, "DEFAULT_TIMEZONE", "Asia/Ho_Chi_Minh"),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the (server-checked) session

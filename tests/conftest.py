@@ -245,6 +245,28 @@ class Factory:
                       draw_count=draw or questions)
         return quiz
 
+    def assignment(self, course=None, unit: Unit | None = None, kind: str = "unit",
+                   due_in_days: int = 30, actor: Any = None, **fields: Any):
+        """An assignment by decision of ``course`` (or ``path_id=``) to ``unit``'s subtree
+        (or another target ``kind``), started yesterday."""
+        from datetime import date, timedelta
+
+        from lms.assignments import services as assigning
+        from lms.db import utcnow
+
+        n = self._next()
+        now = utcnow()
+        data = assigning.AssignmentData(
+            title=fields.pop("title", f"Bồi dưỡng kỹ năng số {n}"),
+            decision_number=fields.pop("decision_number", f"{1600 + n}/QĐ-BNG"),
+            decision_date=fields.pop("decision_date", date.today()),
+            start_at=fields.pop("start_at", now - timedelta(days=1)),
+            due_at=fields.pop("due_at", now + timedelta(days=due_in_days)),
+            target_kind=kind, course_id=course.id if course is not None else None,
+            target_unit_id=(unit or (self.root if kind == "unit" else None)).id
+            if (unit is not None or kind == "unit") else None, **fields)
+        return assigning.create_assignment(self.dbs, actor, data)
+
     def admin(self, **kwargs: Any) -> User:
         return self.person(roles=((Role.ADMIN.value, None),), **kwargs)
 

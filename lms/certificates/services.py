@@ -19,7 +19,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -275,12 +275,25 @@ def issue_for_enrolment(dbs: Session, enrolment: Enrolment, actor: Any = None,
         if existing is None:
             raise
         return existing
+    mark_certified(dbs, enrolment.id)
     if actor is not None:
         record(dbs, actor, "certificate.issued", certificate, label=certificate.serial,
                user_id=user.id, course_id=course.id)
     log.info("certificate %s issued to user %s for course %s", certificate.serial, user.id,
              course.id)
     return certificate
+
+
+def mark_certified(dbs: Session, enrolment_id: int | None) -> None:
+    """Keep ``enrolments.certified_at`` (what the reports count) equal to the issue time of
+    the enrolment's newest live, unrevoked certificate."""
+    if enrolment_id is None:
+        return
+    newest = (select(func.max(Certificate.issued_at)).where(
+        Certificate.enrolment_id == enrolment_id, Certificate.revoked_at.is_(None),
+        Certificate.superseded_by_id.is_(None)).scalar_subquery())
+    dbs.execute(update(Enrolment).where(Enrolment.id == enrolment_id).values(certified_at=newest)
+                .execution_options(synchronize_session="fetch"))
 
 
 def on_course_completed(sender: Any, session: Session, enrolment: Enrolment, **_kw: Any) -> None:
@@ -313,6 +326,7 @@ def revoke(dbs: Session, certificate: Certificate, reason: str, actor: Any) -> C
     certificate.revoked_reason = reason
     certificate.revoked_by_id = getattr(actor, "id", None)
     dbs.flush()
+    mark_certified(dbs, certificate.enrolment_id)
     record(dbs, actor, "certificate.revoked", certificate, label=certificate.serial, reason=reason)
     log.info("certificate %s revoked by %s", certificate.serial, getattr(actor, "id", None))
     return certificate
@@ -357,6 +371,7 @@ def reissue(dbs: Session, certificate: Certificate, actor: Any,
     certificate.superseded_by_id = new.id
     dbs.flush()
     render_and_store(dbs, new, template)
+    mark_certified(dbs, new.enrolment_id)
     record(dbs, actor, "certificate.reissued", new, label=new.serial,
            replaces=certificate.serial, full_name=name, old_full_name=certificate.full_name)
     log.info("certificate %s reissued as %s by %s", certificate.serial, new.serial,

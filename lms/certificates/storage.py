@@ -14,21 +14,22 @@ from pathlib import Path
 from flask import current_app
 
 
-def storage_root() -> Path:
-    return Path(current_app.instance_path) / "certificates"
+def storage_root(area: str = "certificates") -> Path:
+    """The folder of one kind of stored file (certificates, decisions) in the instance."""
+    return Path(current_app.instance_path) / area
 
 
-def path_for(sha256: str) -> Path:
+def path_for(sha256: str, area: str = "certificates") -> Path:
     """Where the file with this sha256 is (or would be) stored."""
     if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
         raise ValueError("not a sha256 hex digest")
-    return storage_root() / sha256[:2] / sha256
+    return storage_root(area) / sha256[:2] / sha256
 
 
-def store_bytes(data: bytes) -> str:
+def store_bytes(data: bytes, area: str = "certificates") -> str:
     """Store ``data`` by content (atomically, once) and return its sha256."""
     sha = hashlib.sha256(data).hexdigest()
-    target = path_for(sha)
+    target = path_for(sha, area)
     if target.exists():
         return sha
     target.parent.mkdir(parents=True, exist_ok=True)

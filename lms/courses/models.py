@@ -4,7 +4,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.db import Base, UTCDateTime, utcnow
@@ -126,7 +126,9 @@ class Enrolment(Base):
     __tablename__ = "enrolments"
     __table_args__ = (
         UniqueConstraint("user_id", "course_id"),
-        Index("ix_enrolments_unit_course_status", "unit_id", "course_id", "status"),
+        # Covers every column the unit reports read, so they never touch the table itself.
+        Index("ix_enrolments_report", "unit_id", "course_id", "source", "enrolled_at", "started_at",
+              "completed_at", "due_at", "assignment_id", "quiz_score", "certified_at", "user_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -144,6 +146,10 @@ class Enrolment(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_lesson_id: Mapped[int | None] = mapped_column(ForeignKey("lessons.id", ondelete="SET NULL"))
     last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Denormalised for the reports: the average counted quiz score (percent) of the course's
+    # quizzes taken, and when the current (unrevoked) certificate was issued.
+    quiz_score: Mapped[float | None] = mapped_column(Float)
+    certified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Recertification: when set, only lessons done and quizzes passed since then count
     # towards this completion (earlier cycles stay in the history).
     cycle_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, true
+from sqlalchemy import ColumnElement, or_, true
 
-from lms.auth.permissions import head_scope_paths, is_admin, is_trainer, path_in_scopes
+from lms.auth.permissions import head_scope_paths, is_admin, is_trainer
 from lms.courses.models import Course, CourseStatus
-from lms.org.models import Unit, User
+from lms.org.models import User
+from lms.org.permissions import people_in_scopes_clause, person_in_scopes
 
 
 def can_author_courses(user: Any) -> bool:
@@ -32,7 +33,7 @@ def can_view_learning_of(viewer: Any, person: User) -> bool:
     """A person's courses and progress: themselves, admins, trainers, and unit heads above them."""
     if getattr(viewer, "id", None) == person.id or is_admin(viewer) or is_trainer(viewer):
         return True
-    return path_in_scopes(person.unit.path, head_scope_paths(viewer))
+    return person_in_scopes(person, head_scope_paths(viewer))
 
 
 def visible_learners_clause(viewer: Any) -> ColumnElement[bool]:
@@ -42,5 +43,4 @@ def visible_learners_clause(viewer: Any) -> ColumnElement[bool]:
     scopes = head_scope_paths(viewer)
     if not scopes:
         return own
-    units = select(Unit.id).where(or_(*(Unit.path.startswith(s) for s in scopes)))
-    return or_(own, User.unit_id.in_(units))
+    return or_(own, people_in_scopes_clause(scopes))

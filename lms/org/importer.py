@@ -24,7 +24,7 @@ from lms.audit.services import record
 from lms.db import utcnow
 from lms.errors import DomainError
 from lms.org.models import StaffImport, Unit, User
-from lms.org.services import PersonData, normalise_person, person_changes, set_derived_names
+from lms.org.services import PersonData, normalise_person, person_changes, placed, set_derived_names
 from lms.text import clean, fold
 
 COLUMNS = ("employee_code", "full_name", "email", "unit_code", "position")
@@ -320,6 +320,7 @@ def apply_import(dbs: Session, actor: Any, upload: StaffImport, max_bytes: int,
     existing = {p.id: p for p in dbs.scalars(select(User).where(
         User.id.in_([r.person_id for r in preview.rows if r.status == "update"])))}
     new_people = []
+    moved: list[int] = []
     for row in preview.rows:
         unit = units[row.values["unit_code"].upper()]
         if row.status == "new":
@@ -332,6 +333,8 @@ def apply_import(dbs: Session, actor: Any, upload: StaffImport, max_bytes: int,
         elif row.status == "update":
             person = existing[row.person_id]
             data = _person_data(row, unit, person)
+            if person.unit_id != data.unit_id:
+                moved.append(person.id)
             for key in ("employee_code", "full_name", "email", "unit_id", "position"):
                 setattr(person, key, getattr(data, key))
             set_derived_names(person)
@@ -343,4 +346,5 @@ def apply_import(dbs: Session, actor: Any, upload: StaffImport, max_bytes: int,
     record(dbs, actor, "staff.imported", upload, created=result.created, updated=result.updated,
            unchanged=result.unchanged, sha256=upload.sha256)
     dbs.flush()
+    placed(dbs, [p.id for p in new_people] + moved)
     return result

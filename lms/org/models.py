@@ -87,6 +87,10 @@ class User(UserMixin, Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     unit: Mapped[Unit] = relationship()
+    # Concurrent posts held now (kiêm nhiệm); the primary unit is ``unit_id``.
+    posts: Mapped[list[ConcurrentPost]] = relationship(
+        primaryjoin="and_(ConcurrentPost.user_id == User.id, ConcurrentPost.ended_at.is_(None))",
+        viewonly=True, order_by="ConcurrentPost.id")
     grants: Mapped[list[RoleGrant]] = relationship(
         back_populates="user", foreign_keys="RoleGrant.user_id", cascade="all, delete-orphan",
         lazy="selectin",
@@ -111,6 +115,23 @@ class RoleGrant(Base):
 
     user: Mapped[User] = relationship(back_populates="grants", foreign_keys=[user_id])
     unit: Mapped[Unit | None] = relationship(lazy="joined")
+
+
+class ConcurrentPost(Base):
+    """A second post held in another unit: the person counts in that unit's figures too,
+    and once in any total that covers both units."""
+
+    __tablename__ = "concurrent_posts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    position: Mapped[str] = mapped_column(String(120), default="")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    unit: Mapped[Unit] = relationship(lazy="joined")
 
 
 class StaffImport(Base):

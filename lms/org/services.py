@@ -14,9 +14,11 @@ from sqlalchemy.orm import Session
 
 from lms.audit.services import record
 from lms.auth.sessions import end_all_sessions
+from lms.db import utcnow
 from lms.errors import DomainError
 from lms.i18n import LANGUAGES, is_valid_timezone
-from lms.org.models import DEFAULT_TIMEZONE, Role, RoleGrant, Unit, UnitKind, User
+from lms.org.events import people_placed
+from lms.org.models import DEFAULT_TIMEZONE, ConcurrentPost, Role, RoleGrant, Unit, UnitKind, User
 from lms.text import clean, fold, sort_key
 
 ROLES_NEEDING_UNIT = {Role.UNIT_HEAD.value}
@@ -110,6 +112,15 @@ def move_unit(dbs: Session, actor: Any, unit: Unit, new_parent_id: int | None) -
         .execution_options(synchronize_session="fetch")
     )
     record(dbs, actor, "unit.moved", unit, from_parent=old_parent_id, to_parent=parent.id)
+    placed(dbs, list(dbs.scalars(select(User.id).where(
+        User.unit_id.in_(select(Unit.id).where(Unit.path.startswith(new_path)))))))
+
+
+def placed(dbs: Session, user_ids: list[int]) -> None:
+    """Tell other domains these people were placed (newly, or somewhere else)."""
+    if user_ids:
+        dbs.flush()
+        people_placed.send(None, session=dbs, user_ids=user_ids)
 
 
 def unit_activity_blockers(dbs: Session, unit: Unit) -> tuple[int, int]:
@@ -210,6 +221,7 @@ def create_person(dbs: Session, actor: Any, data: PersonData, *, password_hash: 
     dbs.flush()
     if audit:
         record(dbs, actor, "person.created", person, employee_code=person.employee_code)
+    placed(dbs, [person.id])
     return person
 
 
@@ -233,6 +245,8 @@ def update_person(dbs: Session, actor: Any, person: User, data: PersonData,
             record(dbs, actor, "person.updated", person,
                    changes={k: str(v) for k, v in changes.items()})
     dbs.flush()
+    if "unit_id" in changes:
+        placed(dbs, [person.id])
     return changes
 
 
@@ -249,6 +263,8 @@ def set_person_active(dbs: Session, actor: Any, person: User, active: bool) -> N
         end_all_sessions(dbs, person.id, "deactivated")
     record(dbs, actor, "person.reactivated" if active else "person.deactivated", person)
     dbs.flush()
+    if active:
+        placed(dbs, [person.id])
 
 
 def update_own_preferences(dbs: Session, user: User, locale: str, timezone: str) -> None:
@@ -285,6 +301,7 @@ def grant_role(dbs: Session, actor: Any, person: User, role: str, unit_id: int |
     dbs.flush()
     dbs.refresh(person, ["grants"])
     record(dbs, actor, "role.granted", person, role=role, unit=unit.code if unit else None)
+    placed(dbs, [person.id])
     return grant
 
 
@@ -302,3 +319,38 @@ def revoke_role(dbs: Session, actor: Any, grant: RoleGrant) -> None:
     dbs.delete(grant)
     dbs.flush()
     dbs.refresh(person, ["grants"])
+
+
+# ---------------------------------------------------------------- concurrent posts
+
+def add_concurrent_post(dbs: Session, actor: Any, person: User, unit_id: int,
+                        position: str = "") -> ConcurrentPost:
+    """Record a second post (kiêm nhiệm) in another unit; the person then counts there too."""
+    unit = dbs.get(Unit, unit_id) if unit_id else None
+    if unit is None or not unit.is_active:
+        raise DomainError(_("Choose an active unit for the concurrent post."), field="post_unit_id")
+    if unit.id == person.unit_id:
+        raise DomainError(_("This is already the person's own unit."), field="post_unit_id")
+    if not person.is_active:
+        raise DomainError(_("A deactivated person cannot hold a post."))
+    if any(post.unit_id == unit.id for post in person.posts):
+        raise DomainError(_("This person already holds a post in that unit."), field="post_unit_id")
+    post = ConcurrentPost(user_id=person.id, unit_id=unit.id, position=clean(position),
+                          created_by_id=getattr(actor, "id", None))
+    dbs.add(post)
+    dbs.flush()
+    dbs.expire(person, ["posts"])
+    record(dbs, actor, "post.added", person, unit=unit.code, position=post.position)
+    placed(dbs, [person.id])
+    return post
+
+
+def end_concurrent_post(dbs: Session, actor: Any, post: ConcurrentPost) -> None:
+    """End a concurrent post; it stays in the person's history."""
+    if post.ended_at is not None:
+        return
+    post.ended_at = utcnow()
+    dbs.flush()
+    person = dbs.get(User, post.user_id)
+    dbs.expire(person, ["posts"])
+    record(dbs, actor, "post.ended", person, unit=post.unit.code)

@@ -423,6 +423,7 @@ def submit_attempt(dbs: Session, attempt: Attempt, now: datetime | None = None,
                         ("auto_submitted", auto)):
         set_committed_value(attempt, name, value)  # as written; the answers stay loaded
     grade_attempt(dbs, attempt)
+    refresh_quiz_score(dbs, attempt.user_id, dbs.get(Quiz, attempt.quiz_id).course_id)
     if attempt.passed:
         _refresh_completion(dbs, attempt)
     return True
@@ -532,6 +533,7 @@ def regrade_quiz(dbs: Session, quiz: Quiz, actor: Any = None) -> RegradeReport:
             specs[version.id] = spec_from_dict(version.spec)
         return specs[version.id]
 
+    rescored: set[int] = set()
     for attempt in attempts:
         before = (attempt.score, attempt.passed)
         for answer in attempt.answers:
@@ -548,11 +550,14 @@ def regrade_quiz(dbs: Session, quiz: Quiz, actor: Any = None) -> RegradeReport:
         _total(attempt, quiz)
         if (attempt.score, attempt.passed) != before:
             report.attempts_changed += 1
+            rescored.add(attempt.user_id)
             if attempt.passed and not before[1]:
                 report.newly_passed += 1
                 dbs.flush()
                 _refresh_completion(dbs, attempt)
     dbs.flush()
+    for user_id in rescored:
+        refresh_quiz_score(dbs, user_id, quiz.course_id)
     record(dbs, actor, "quiz.regrade", quiz, label=quiz.title, answers=report.answers_changed,
            attempts=report.attempts_changed)
     return report
@@ -581,6 +586,26 @@ def required_quizzes_passed(dbs: Session, user_id: int, course_id: int,
         else:
             results.append(any(r.passed for r in mine))
     return results
+
+
+def refresh_quiz_score(dbs: Session, user_id: int, course_id: int) -> None:
+    """Keep the enrolment's average quiz score (what the reports read) up to date: the
+    mean of the counted score of each live quiz of the course the person has taken."""
+    from lms.courses.models import Enrolment
+    rows = dbs.execute(select(Attempt.quiz_id, Attempt.number, Attempt.percent, Quiz.grading)
+                       .join(Quiz, Quiz.id == Attempt.quiz_id).where(
+        Attempt.user_id == user_id, Quiz.course_id == course_id, Quiz.is_archived.is_(False),
+        Attempt.status == AttemptStatus.SUBMITTED.value).order_by(Attempt.number)).all()
+    kept: dict[int, float] = {}
+    for row in rows:
+        percent = row.percent or 0.0
+        if row.grading == Grading.LAST.value or row.quiz_id not in kept:
+            kept[row.quiz_id] = percent
+        else:
+            kept[row.quiz_id] = max(kept[row.quiz_id], percent)
+    score = round(sum(kept.values()) / len(kept), 2) if kept else None
+    dbs.execute(update(Enrolment).where(Enrolment.user_id == user_id, Enrolment.course_id == course_id)
+                .values(quiz_score=score).execution_options(synchronize_session="fetch"))
 
 
 def answered_count(attempt: Attempt) -> int:

@@ -1,0 +1,1 @@
+"""Mentors and mentees (the mentoring issue builds the pages; reports show each person's mentor)."""
