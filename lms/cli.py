@@ -145,6 +145,7 @@ def import_staff(file: Path, dry_run: bool, temporary_password: str | None) -> N
 @click.command("seed-demo", help="Load the demo ministry (units, staff, roles); safe to run again.")
 @with_appcontext
 def seed_demo() -> None:
+    from lms.seeds.assignments import seed_assignments
     from lms.seeds.certificates import issuing_deferred, seed_certificates
     from lms.seeds.demo import DEMO_PASSWORD, load_demo
     from lms.seeds.learning import load_courses, spread_progress
@@ -157,6 +158,7 @@ def seed_demo() -> None:
     courses = load_courses(db.session)
     with issuing_deferred():  # certified below in bulk, on every core
         spread_progress(db.session)
+        seed_assignments(db.session)  # assignments by decision, mentors, month-end snapshots
     db.session.commit()
     certificates = seed_certificates(current_app._get_current_object(), db.session)
     from sqlalchemy import func, select
@@ -178,6 +180,7 @@ def register_commands(app: Flask) -> None:
     from lms.certificates.cli import certificates_work, issue_certificates
     from lms.courses.cli import export_course, import_course
     from lms.quizzes.cli import close_expired_attempts, import_gift
+    from lms.reports.cli import take_snapshot_command
 
     app.cli.add_command(export_course)
     app.cli.add_command(import_course)
@@ -185,6 +188,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(close_expired_attempts)
     app.cli.add_command(issue_certificates)
     app.cli.add_command(certificates_work)
+    app.cli.add_command(take_snapshot_command)
     app.cli.add_command(db_group)
     app.cli.add_command(create_admin)
     app.cli.add_command(import_staff)

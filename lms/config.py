@@ -113,6 +113,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "CREDENTIAL_RETIRED_KEY_FILES": _env(environ, "CREDENTIAL_RETIRED_KEY_FILES", ""),
         # Assignments: people who join a targeted unit late get at least this many days.
         "NEWCOMER_DAYS": _int(environ, "NEWCOMER_DAYS", 30),
+        # The public movement page's figures are recomputed at most this often (per process).
+        "MOVEMENT_CACHE_SECONDS": _int(environ, "MOVEMENT_CACHE_SECONDS", 300),
         "MAX_DECISION_BYTES": _int(environ, "MAX_DECISION_MB", 10) * 1024 * 1024,
         "BABEL_DEFAULT_LOCALE": _env(environ, "DEFAULT_LOCALE", "vi"),
         "BABEL_DEFAULT_TIMEZONE": _env(environ, "DEFAULT_TIMEZONE", "Asia/Ho_Chi_Minh"),

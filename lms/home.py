@@ -17,7 +17,7 @@ bp = Blueprint("home", __name__)
 @bp.route("/")
 def index():
     if not current_user.is_authenticated:
-        return redirect(url_for("auth.login"))
+        return redirect(url_for("reports.movement"))  # the public page, with its Sign in button
     user = current_user._get_current_object()
     headed = [(g.unit, unit_summary(db.session, g.unit)) for g in user.grants
               if g.role == Role.UNIT_HEAD.value and g.unit]

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Flask, request
 from flask_babel import get_locale
 
+from lms.assignments.permissions import can_create_assignments
 from lms.audit.permissions import can_view_audit_log
 from lms.auth.forms import LanguageForm
 from lms.auth.permissions import is_admin, is_mentor, is_trainer, is_unit_head
@@ -21,6 +22,7 @@ from lms.i18n import LANGUAGES, days_until, local_date, local_datetime
 from lms.org.forms import ROLE_LABELS, UNIT_KIND_LABELS
 from lms.org.importer import COLUMN_LABELS
 from lms.org.permissions import can_browse_org, can_manage_org, can_view_person, can_view_unit
+from lms.reports.permissions import can_open_reports
 
 
 def unit_display_name(unit) -> str:
@@ -58,6 +60,8 @@ def register_template_helpers(app: Flask) -> None:
         LENGTH_LABELS=LENGTH_LABELS,
         can_author_courses=can_author_courses,
         can_issue_certificates=can_issue_certificates,
+        can_open_reports=can_open_reports,
+        can_create_assignments=can_create_assignments,
         can_view_learning_of=can_view_learning_of,
     )
 

@@ -69,6 +69,7 @@ def app_settings(database_url: str, instance: str) -> dict[str, Any]:
         "ARGON2_MEMORY_KIB": 1024,
         "LOGIN_RATE_LIMIT": "1000 per minute",
         "LOG_LEVEL": "WARNING",
+        "MOVEMENT_CACHE_SECONDS": 0,   # each test sees its own figures on the public page
     }
 
 

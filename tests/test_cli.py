@@ -60,8 +60,8 @@ def build(app: Flask, connection):
     return builder
 
 
-def count(session: Session, model) -> int:
-    return session.scalar(select(func.count()).select_from(model))
+def count(session: Session, model, *conditions) -> int:
+    return session.scalar(select(func.count()).select_from(model).where(*conditions))
 
 
 def messages(app: Flask, message: str, **kwargs) -> set[str]:
@@ -388,8 +388,105 @@ class TestSeedDemo:
         assert "/login" not in response.location and "/account/password" not in response.location
         assert browser.get("/").status_code == 200
 
+    def test_the_demo_assigns_training_by_decision_with_progress_to_show(self, demo, session):
+        from lms.assignments.models import Assignment
+        from lms.courses.models import Enrolment
+        from lms.db import utcnow
+        from lms.reports.services import unit_report
+
+        decisions = {a.decision_number: a for a in session.scalars(select(Assignment))}
+        assert {"1637/QĐ-BNG", "215/QĐ-CLS", "98/QĐ-CYCNTT"} <= set(decisions)
+        ministry_wide = decisions["1637/QĐ-BNG"]
+        assert ministry_wide.target_unit.parent_id is None
+        assert ministry_wide.course.slug == "an-toan-thong-tin"
+        assert decisions["215/QĐ-CLS"].target_unit.code == "CLS"
+        now = utcnow()
+
+        def counts(assignment) -> dict[str, int]:
+            mine = Enrolment.assignment_id == assignment.id
+            return {
+                "enrolled": count(session, Enrolment, mine),
+                "completed": count(session, Enrolment, mine, Enrolment.completed_at.is_not(None)),
+                "not_started": count(session, Enrolment, mine, Enrolment.started_at.is_(None)),
+                "overdue": count(session, Enrolment, mine, Enrolment.due_at < now,
+                                 Enrolment.completed_at.is_(None)),
+            }
+
+        everyone = counts(ministry_wide)
+        assert everyone["enrolled"] == count(session, User, User.is_active.is_(True))
+        assert 0 < everyone["not_started"] < everyone["completed"] < everyone["enrolled"]
+        assert everyone["overdue"] == 0
+        consular = counts(decisions["215/QĐ-CLS"])
+        assert 0 < consular["overdue"] < consular["enrolled"]
+        assert consular["completed"] > 0
+
+        root = session.scalar(select(Unit).where(Unit.parent_id.is_(None)))
+        report = unit_report(session, root)
+        assert 30 <= report.total.completion_pct <= 90
+        assert report.total.overdue == sum(counts(a)["overdue"] for a in decisions.values())
+        assert len({figures.completion_pct for _unit, figures in report.rows}) > 5
+        # The certificates demo keeps its expired example (1637 enrols everyone in its course).
+        assert any(line.split()[:1] == ["expired"] for line in demo.result.output.splitlines())
+
+    def test_mentors_coach_colleagues_the_demo_learner_among_them(self, session):
+        from lms.mentoring.models import Mentorship
+
+        current = session.scalars(select(Mentorship).where(Mentorship.ended_at.is_(None))).all()
+        mentors = {g.user_id: g.unit.path for g in session.scalars(
+            select(RoleGrant).where(RoleGrant.role == Role.MENTOR.value))}
+        assert len(current) >= 20
+        assert {m.mentor_id for m in current} <= set(mentors)
+        assert len({m.mentee_id for m in current}) == len(current)
+        for mentorship in current:
+            mentee = session.get(User, mentorship.mentee_id)
+            assert mentee.unit.path.startswith(mentors[mentorship.mentor_id])
+        learner = session.scalar(select(User).where(User.email == "learner@mofa.example"))
+        mentor = session.scalar(select(User).where(User.email == "mentor@mofa.example"))
+        assert any(m.mentee_id == learner.id for m in current)
+        assert any(m.mentor_id == mentor.id for m in current)
+
+    def test_some_staff_hold_a_concurrent_post_and_train_there_too(self, session):
+        from lms.assignments.models import Assignment
+        from lms.courses.models import Enrolment
+        from lms.org.models import ConcurrentPost
+
+        posts = session.scalars(select(ConcurrentPost).where(ConcurrentPost.ended_at.is_(None))).all()
+        assert len(posts) >= 3
+        assert all(session.get(User, p.user_id).unit_id != p.unit_id for p in posts)
+        consular = session.scalar(select(Assignment).where(Assignment.decision_number == "215/QĐ-CLS"))
+        helper = next(p for p in posts if p.unit.path.startswith(consular.target_unit.path))
+        assert not session.get(User, helper.user_id).unit.path.startswith(consular.target_unit.path)
+        assert count(session, Enrolment, Enrolment.user_id == helper.user_id,
+                     Enrolment.assignment_id == consular.id) == 1
+
+    def test_four_month_end_snapshots_show_the_figures_climbing(self, session):
+        from lms.db import utcnow
+        from lms.reports.models import Snapshot, SnapshotKind, SnapshotRow
+        from lms.reports.services import last_month_end
+
+        snapshots = session.scalars(select(Snapshot).where(
+            Snapshot.kind == SnapshotKind.MONTH_END.value).order_by(Snapshot.as_of)).all()
+        assert len(snapshots) == 4
+        assert snapshots[-1].as_of == last_month_end(utcnow())
+        root = session.scalar(select(Unit.id).where(Unit.parent_id.is_(None)))
+        tops = [session.scalar(select(SnapshotRow).where(SnapshotRow.snapshot_id == s.id,
+                                                         SnapshotRow.unit_id == root))
+                for s in snapshots]
+        completed = [row.completed for row in tops]
+        assert completed == sorted(completed) and completed[0] < completed[-1]
+        assert all(row.completed <= row.started <= row.assigned for row in tops)
+        assert all(count(session, SnapshotRow, SnapshotRow.snapshot_id == s.id) == 40
+                   for s in snapshots)
+
     def test_seeding_again_creates_nothing(self, app, demo, session):
-        tables = (Unit, User, RoleGrant, AuditEvent)
+        from lms.assignments.models import Assignment
+        from lms.courses.models import Enrolment
+        from lms.mentoring.models import Mentorship
+        from lms.org.models import ConcurrentPost
+        from lms.reports.models import Snapshot
+
+        tables = (Unit, User, RoleGrant, AuditEvent, Assignment, Enrolment, ConcurrentPost,
+                  Mentorship, Snapshot)
         before = {model: count(session, model) for model in tables}
 
         again = app.test_cli_runner().invoke(lms_cli, ["seed-demo"])
@@ -442,3 +539,39 @@ def test_every_command_explains_itself(app, monkeypatch, command, expected):
     assert "Usage:" in result.output
     for word in expected:
         assert word in result.output, word
+
+
+# ---------------------------------------------------------------- take-snapshot
+
+def test_take_snapshot_takes_the_month_end_snapshot_once(lms, look, build):
+    from lms.db import utcnow
+    from lms.reports.models import Snapshot, SnapshotKind
+    from lms.reports.services import last_month_end
+
+    with build() as factory:
+        factory.unit("Vụ Hợp tác quốc tế")
+    first, second = lms("take-snapshot"), lms("take-snapshot")
+    assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
+    snapshots = look().scalars(select(Snapshot)).all()
+    assert len(snapshots) == 1
+    assert snapshots[0].kind == SnapshotKind.MONTH_END.value
+    assert snapshots[0].as_of == last_month_end(utcnow())
+    assert len(snapshots[0].rows) == 2   # the ministry and the department
+
+
+def test_take_snapshot_of_a_given_date_with_a_label(lms, look, build):
+    from lms.reports.models import Snapshot
+
+    with build() as factory:
+        factory.unit()
+    result = lms("take-snapshot", "--date", "2026-06-30", "--label", "Sơ kết 6 tháng")
+    assert result.exit_code == 0, result.output
+    assert lms("take-snapshot", "--date", "2026-06-31").exit_code != 0
+    snapshots = look().scalars(select(Snapshot)).all()
+    assert [(s.as_of.isoformat(), s.label) for s in snapshots] == [("2026-06-30", "Sơ kết 6 tháng")]
+
+
+def test_take_snapshot_without_an_organisation_says_so(lms, app):
+    result = lms("take-snapshot")
+    assert result.exit_code != 0
+    assert "no organisation" in result.output

@@ -3,9 +3,11 @@ from lms.org.models import Role
 from tests.conftest import login
 
 
-def test_visitors_are_sent_to_sign_in(client):
+def test_visitors_see_the_movement_page_with_a_way_to_sign_in(client):
     response = client.get("/")
-    assert response.status_code == 302 and response.location.endswith("/login")
+    assert response.status_code == 302 and response.location.endswith("/movement")
+    page = client.get("/movement")
+    assert page.status_code == 200 and 'href="/login' in page.get_data(as_text=True)
 
 
 def test_unit_head_home_shows_their_subtree_figures(client, factory):

@@ -131,7 +131,9 @@ def enrol_targets(dbs: Session, assignment: Assignment, user_ids: Sequence[int] 
             ["user_id", "unit_id", "course_id", "source", "assignment_id", "due_at", "status",
              "progress_pct", "enrolled_at", "updated_at"], newcomers
         ).on_conflict_do_nothing(index_elements=["user_id", "course_id"])
-        created += dbs.execute(statement).rowcount or 0
+        # preserve_rowcount: without it psycopg 3 reports -1 once the cursor is closed.
+        created += max(dbs.execute(statement.execution_options(
+            preserve_rowcount=True)).rowcount or 0, 0)
     dbs.flush()
     return created
 
@@ -298,7 +300,10 @@ def on_people_placed(sender: Any, session: Session, user_ids: Sequence[int], **_
 
 def save_learning_path(dbs: Session, actor: Any, title: str, description: str,
                        course_ids: Sequence[int], path: LearningPath | None = None) -> LearningPath:
-    """Create or edit an ordered set of courses (duplicates dropped, order kept)."""
+    """Create or edit an ordered set of courses (duplicates dropped, order kept).
+
+    People an active assignment of the path already enrolled are enrolled in a course
+    added to it (with a newcomer's due date)."""
     title = clean(title)
     if not title:
         raise DomainError(_("Give the learning path a title."), field="title")
@@ -323,6 +328,10 @@ def save_learning_path(dbs: Session, actor: Any, title: str, description: str,
         path.steps.append(LearningPathCourse(course_id=course_id, position=position))
     dbs.flush()
     record(dbs, actor, "learning_path.saved", path, label=path.title, courses=ordered)
+    now = utcnow()
+    for assignment in dbs.scalars(select(Assignment).where(
+            Assignment.path_id == path.id, Assignment.status == AssignmentStatus.ACTIVE.value)):
+        enrol_targets(dbs, assignment, due_at=newcomer_due_at(assignment, now), now=now)
     return path
 
 

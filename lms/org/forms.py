@@ -81,6 +81,17 @@ class RoleGrantForm(FlaskForm):
         self.unit_id.choices = choices([("", _l("Whole ministry")), *unit_choices])
 
 
+class ConcurrentPostForm(FlaskForm):
+    """A second post (kiêm nhiệm) in another unit."""
+
+    post_unit_id = SelectField(_l("Unit"), coerce=_coerce_optional_int, validate_choice=False)
+    post_position = StringField(_l("Position there"), validators=[Optional(), Length(max=120)])
+
+    def __init__(self, *args, unit_choices=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.post_unit_id.choices = choices([("", _l("Choose a unit")), *unit_choices])
+
+
 class ImportUploadForm(FlaskForm):
     file = FileField(_l("Staff list (CSV or XLSX)"),
                      validators=[FileRequired(_l("Choose a file to upload."))])

@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from lms.auth import services as auth_services
@@ -17,6 +18,7 @@ from lms.forms import show_domain_error
 from lms.org import importer, queries, services
 from lms.org.forms import (
     ActionForm,
+    ConcurrentPostForm,
     ImportApplyForm,
     ImportUploadForm,
     PeopleFilterForm,
@@ -25,7 +27,7 @@ from lms.org.forms import (
     TemporaryPasswordForm,
     UnitForm,
 )
-from lms.org.models import RoleGrant, StaffImport, Unit, User
+from lms.org.models import ConcurrentPost, RoleGrant, StaffImport, Unit, User
 from lms.org.permissions import can_browse_org, can_manage_org, can_view_person, can_view_unit
 
 bp = Blueprint("org", __name__, url_prefix="/org")
@@ -156,9 +158,17 @@ def people():
 def person_detail(person_id: int):
     person = db.session.get(User, person_id) or abort(404)
     _require(can_view_person(current_user, person) and can_browse_org(current_user))
-    grant_form = RoleGrantForm(unit_choices=queries.unit_options(db.session, current_user))
+    unit_choices = queries.unit_options(db.session, current_user)
+    grant_form = RoleGrantForm(unit_choices=unit_choices)
+    # Current posts first, then the ended ones (kept as history).
+    posts = db.session.scalars(select(ConcurrentPost).where(ConcurrentPost.user_id == person.id)
+                               .order_by(ConcurrentPost.ended_at.is_not(None),
+                                         ConcurrentPost.started_at.desc())).all()
+    post_form = ConcurrentPostForm(unit_choices=[(i, label) for i, label in unit_choices
+                                                 if i != person.unit_id])
     return render_template("org/person_detail.html", person=person, grant_form=grant_form,
-                           password_form=TemporaryPasswordForm(), action_form=ActionForm())
+                           password_form=TemporaryPasswordForm(), action_form=ActionForm(),
+                           posts=posts, post_form=post_form)
 
 
 @bp.route("/people/new", methods=["GET", "POST"])
@@ -284,6 +294,45 @@ def revoke_role(grant_id: int):
         db.session.commit()
         flash(_("The role was removed."), "success")
     return redirect(url_for("org.person_detail", person_id=person_id, _anchor="roles"))
+
+
+# ---------------------------------------------------------------- concurrent posts
+
+@bp.route("/people/<int:person_id>/posts", methods=["POST"])
+@login_required
+def post_add(person_id: int):
+    person = db.session.get(User, person_id) or abort(404)
+    _require(can_manage_org(current_user))
+    form = ConcurrentPostForm(unit_choices=queries.unit_options(db.session, current_user))
+    if form.validate_on_submit():
+        try:
+            post = services.add_concurrent_post(db.session, _me(), person,
+                                                form.post_unit_id.data or 0,
+                                                form.post_position.data or "")
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            db.session.commit()
+            flash(_("%(name)s now also holds a post in %(unit)s.", name=person.full_name,
+                    unit=post.unit.name), "success")
+    else:
+        for errors in form.errors.values():
+            for error in errors:
+                flash(error, "error")
+    return redirect(url_for("org.person_detail", person_id=person.id, _anchor="posts"))
+
+
+@bp.route("/posts/<int:post_id>/end", methods=["POST"])
+@login_required
+def post_end(post_id: int):
+    post = db.session.get(ConcurrentPost, post_id) or abort(404)
+    _require(can_manage_org(current_user))
+    services.end_concurrent_post(db.session, _me(), post)
+    db.session.commit()
+    flash(_("The concurrent post in %(unit)s was ended; it stays in the history.",
+            unit=post.unit.name), "success")
+    return redirect(url_for("org.person_detail", person_id=post.user_id, _anchor="posts"))
 
 
 # ---------------------------------------------------------------- staff import

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -591,21 +591,40 @@ def required_quizzes_passed(dbs: Session, user_id: int, course_id: int,
 def refresh_quiz_score(dbs: Session, user_id: int, course_id: int) -> None:
     """Keep the enrolment's average quiz score (what the reports read) up to date: the
     mean of the counted score of each live quiz of the course the person has taken."""
+    refresh_course_quiz_scores(dbs, course_id, user_id)
+
+
+def refresh_course_quiz_scores(dbs: Session, course_id: int, user_id: int | None = None) -> None:
+    """The same for everyone who took a quiz of the course (after a quiz is archived,
+    restored or counts another attempt): one read of the attempts, one batched update."""
     from lms.courses.models import Enrolment
-    rows = dbs.execute(select(Attempt.quiz_id, Attempt.number, Attempt.percent, Quiz.grading)
-                       .join(Quiz, Quiz.id == Attempt.quiz_id).where(
-        Attempt.user_id == user_id, Quiz.course_id == course_id, Quiz.is_archived.is_(False),
-        Attempt.status == AttemptStatus.SUBMITTED.value).order_by(Attempt.number)).all()
-    kept: dict[int, float] = {}
-    for row in rows:
+    query = (select(Attempt.user_id, Attempt.quiz_id, Attempt.percent, Quiz.grading, Quiz.is_archived)
+             .join(Quiz, Quiz.id == Attempt.quiz_id)
+             .where(Quiz.course_id == course_id, Attempt.status == AttemptStatus.SUBMITTED.value)
+             .order_by(Attempt.number))
+    if user_id is not None:
+        query = query.where(Attempt.user_id == user_id)
+    kept: dict[int, dict[int, float]] = {}
+    for row in dbs.execute(query):
+        scores = kept.setdefault(row.user_id, {})
+        if row.is_archived:
+            continue
         percent = row.percent or 0.0
-        if row.grading == Grading.LAST.value or row.quiz_id not in kept:
-            kept[row.quiz_id] = percent
+        if row.grading == Grading.LAST.value or row.quiz_id not in scores:
+            scores[row.quiz_id] = percent
         else:
-            kept[row.quiz_id] = max(kept[row.quiz_id], percent)
-    score = round(sum(kept.values()) / len(kept), 2) if kept else None
-    dbs.execute(update(Enrolment).where(Enrolment.user_id == user_id, Enrolment.course_id == course_id)
-                .values(quiz_score=score).execution_options(synchronize_session="fetch"))
+            scores[row.quiz_id] = max(scores[row.quiz_id], percent)
+    if not kept:
+        return
+    values = [{"uid": uid, "score": round(sum(s.values()) / len(s), 2) if s else None}
+              for uid, s in kept.items()]
+    table = Enrolment.__table__
+    dbs.execute(table.update().where(table.c.user_id == bindparam("uid"),
+                                     table.c.course_id == course_id)
+                .values(quiz_score=bindparam("score")), values)
+    for loaded in list(dbs.identity_map.values()):   # the batched UPDATE bypassed the session
+        if isinstance(loaded, Enrolment) and loaded.course_id == course_id:
+            dbs.expire(loaded, ["quiz_score"])
 
 
 def answered_count(attempt: Attempt) -> int:

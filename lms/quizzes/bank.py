@@ -306,6 +306,7 @@ def save_quiz(dbs: Session, course: Course, data: QuizData, actor: Any = None,
     """Create or change a quiz's settings. Changing whether it is required updates progress."""
     data = _check_quiz(dbs, course, data, quiz)
     was_required = quiz.is_required if quiz else False
+    old_grading = quiz.grading if quiz else data.grading
     if quiz is None:
         position = dbs.scalar(select(func.coalesce(func.max(Quiz.position), 0))
                               .where(Quiz.course_id == course.id)) + 1
@@ -317,6 +318,8 @@ def save_quiz(dbs: Session, course: Course, data: QuizData, actor: Any = None,
     record(dbs, actor, "quiz.save", quiz, label=quiz.title, course_id=course.id)
     if was_required != quiz.is_required:
         _recompute(dbs, course)
+    if old_grading != quiz.grading:
+        refresh_course_quiz_scores(dbs, course.id)
     return quiz
 
 
@@ -324,7 +327,13 @@ def set_quiz_archived(dbs: Session, quiz: Quiz, archived: bool, actor: Any = Non
     quiz.is_archived = archived
     record(dbs, actor, "quiz.archive" if archived else "quiz.restore", quiz, label=quiz.title)
     dbs.flush()
+    refresh_course_quiz_scores(dbs, quiz.course_id)
     _recompute(dbs, dbs.get(Course, quiz.course_id))
+
+
+def refresh_course_quiz_scores(dbs: Session, course_id: int) -> None:
+    from lms.quizzes.attempts import refresh_course_quiz_scores as refresh
+    refresh(dbs, course_id)
 
 
 def _recompute(dbs: Session, course: Course) -> None:

@@ -76,6 +76,8 @@ def _sheet_title(title: str) -> str:
 def export_response(kind: str, filename: str, sheet_title: str, header: Sequence[str],
                     rows: Iterable[Sequence[Any]]) -> Response:
     """The file as a download; ``kind`` is "csv" or "xlsx" (anything else: ValueError)."""
+    if kind not in ("csv", "xlsx"):
+        raise ValueError(kind)
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 (send_file closes it)
     if kind == "csv":
         write_csv(spool, header, rows)
@@ -83,8 +85,6 @@ def export_response(kind: str, filename: str, sheet_title: str, header: Sequence
     elif kind == "xlsx":
         write_xlsx(spool, sheet_title, header, rows)
         mimetype = XLSX_MIMETYPE
-    else:
-        raise ValueError(kind)
     spool.seek(0)
     return send_file(spool, mimetype=mimetype, as_attachment=True,
                      download_name=f"{filename}.{kind}", max_age=0)

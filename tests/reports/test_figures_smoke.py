@@ -13,7 +13,7 @@ def test_concurrent_post_counts_in_both_units_and_once_in_the_total(dbs, factory
     b = factory.unit("Phòng B", parent=dept, kind="division")
     course = factory.course()
     anh = factory.person("Nguyễn Văn Anh", unit=a)
-    binh = factory.person("Trần Thị Bình", unit=b)
+    factory.person("Trần Thị Bình", unit=b)
     factory.assignment(course, unit=dept)
     org.add_concurrent_post(dbs, None, anh, b.id, "Phó trưởng phòng")
     lesson = course.modules[0].lessons

@@ -13,3 +13,5 @@ def init_app(app: Flask) -> None:
 
     people_placed.connect(on_people_placed, weak=False)
     app.register_blueprint(bp)
+
+from lms.assignments.views import pages  # noqa: E402,F401  (registers the pages)

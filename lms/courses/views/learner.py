@@ -4,11 +4,14 @@ Each view: load or 404 -> authorize -> validate -> call a service -> commit -> r
 """
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from lms.assignments import queries as assignment_queries
 from lms.courses import queries, services
 from lms.courses.content import render_markdown
 from lms.courses.labels import TOPIC_LABELS
@@ -48,11 +51,21 @@ def media_url(media: MediaFile) -> str:
 @login_required
 def my_learning():
     learning = queries.my_learning(db.session, current_user.id)
+    # The decision behind each assigned course and its step in a learning path (one query).
+    assigned_by = assignment_queries.assigned_by(db.session, current_user.id)
+    if assigned_by:
+        learning.assigned.sort(key=lambda e: _assigned_order(e, assigned_by.get(e.id)))
     # Labels translated once per page, not once per card.
     words = {"continue": _("Continue"), "start": _("Start"), "review": _("Review")}
     topics = {key: str(label) for key, label in TOPIC_LABELS.items()}
     return render_template("courses/my_learning.html", learning=learning, words=words,
-                           topics=topics)
+                           topics=topics, assigned_by=assigned_by)
+
+
+def _assigned_order(enrolment: Enrolment, by: assignment_queries.AssignedBy | None) -> tuple:
+    """Soonest due first; a learning path's courses in the path's order."""
+    due = enrolment.due_at.replace(tzinfo=None) if enrolment.due_at else datetime.max
+    return (due, by.assignment_id if by else 0, (by.step or 0) if by else 0)
 
 
 @bp.route("/courses")

@@ -9,3 +9,12 @@ bp = Blueprint("reports", __name__)
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+
+
+from lms.reports.views import (  # noqa: E402,F401  (routes register on bp)
+    behind,
+    dashboard,
+    pdf,
+    public,
+    snapshots,
+)
