@@ -9,7 +9,7 @@ concurrent post there, like in the unit's figures; people who left are not liste
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Iterator, Mapping, Sequence
 from zoneinfo import ZoneInfo
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, aliased
 from lms.courses.models import Course, Enrolment
 from lms.mentoring.models import Mentorship
 from lms.org.models import ConcurrentPost, Unit, User
+from lms.pagination import Page
 from lms.reports.figures import ASSIGNED, Filters, enrolment_filters, subtree_unit_ids
 
 OVERDUE = "overdue"
@@ -202,39 +203,12 @@ def _row(values: Any, now: datetime, timezone: str) -> BehindRow:
 
 
 @dataclass
-class BehindPage:
+class BehindPage(Page):
     """One page of a list, with both lists' counts for the tabs."""
 
-    list_kind: str
-    sort: Sort
-    items: list[BehindRow]
-    counts: dict[str, int]
-    page: int
-    per_page: int
-
-    @property
-    def total(self) -> int:
-        return self.counts[self.list_kind]
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def first_index(self) -> int:
-        return 0 if not self.total else (self.page - 1) * self.per_page + 1
-
-    @property
-    def last_index(self) -> int:
-        return min(self.total, self.page * self.per_page)
+    list_kind: str = "overdue"
+    sort: Sort | None = None
+    counts: dict[str, int] = field(default_factory=dict)
 
 
 def behind_page(dbs: Session, unit: Unit | Any, filters: Filters, list_kind: str, sort: Sort,
@@ -248,8 +222,8 @@ def behind_page(dbs: Session, unit: Unit | Any, filters: Filters, list_kind: str
         query = behind_query(unit, filters, list_kind, sort, now)
         items = [_row(values, now, filters.timezone) for values in dbs.execute(
             query.limit(per_page).offset((page - 1) * per_page))]
-    return BehindPage(list_kind=list_kind, sort=sort, items=items, counts=counts, page=page,
-                      per_page=per_page)
+    return BehindPage(items=items, page=page, per_page=per_page, total=counts[list_kind],
+                      list_kind=list_kind, sort=sort, counts=counts)
 
 
 # ---------------------------------------------------------------- export
