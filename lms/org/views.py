@@ -257,9 +257,7 @@ def person_password(person_id: int):
             flash(_("A temporary password was set. %(name)s must change it at the next sign-in.",
                     name=person.full_name), "success")
     else:
-        for errors in form.errors.values():
-            for error in errors:
-                flash(error, "error")
+        _flash_errors(form)
     return redirect(url_for("org.person_detail", person_id=person.id, _anchor="password"))
 
 
@@ -317,9 +315,7 @@ def post_add(person_id: int):
             flash(_("%(name)s now also holds a post in %(unit)s.", name=person.full_name,
                     unit=post.unit.name), "success")
     else:
-        for errors in form.errors.values():
-            for error in errors:
-                flash(error, "error")
+        _flash_errors(form)
     return redirect(url_for("org.person_detail", person_id=person.id, _anchor="posts"))
 
 
@@ -390,3 +386,10 @@ def import_preview(import_id: int):
         flash(exc.message, "error")
         return redirect(url_for("org.import_upload"))
     return render_template("org/import_preview.html", upload=upload, preview=preview, form=form)
+
+
+def _flash_errors(form) -> None:
+    """A form posted from a section of another page: its errors come back as messages."""
+    for errors in form.errors.values():
+        for error in errors:
+            flash(error, "error")
