@@ -75,6 +75,8 @@ def _register_blueprints(app: Flask) -> None:
     from lms.certificates import views as certificates
     from lms.courses.views import bp as courses_bp
     from lms.home import bp as home_bp
+    from lms.mentoring import views as mentoring
+    from lms.notify import views as notify
     from lms.org.views import bp as org_bp
     from lms.quizzes import views as quizzes
     from lms.reports import views as reports
@@ -85,3 +87,5 @@ def _register_blueprints(app: Flask) -> None:
     certificates.init_app(app)
     assignments.init_app(app)
     reports.init_app(app)
+    mentoring.init_app(app)
+    notify.init_app(app)

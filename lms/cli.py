@@ -149,16 +149,20 @@ def seed_demo() -> None:
     from lms.seeds.certificates import issuing_deferred, seed_certificates
     from lms.seeds.demo import DEMO_PASSWORD, load_demo
     from lms.seeds.learning import load_courses, spread_progress
+    from lms.seeds.mentoring import seed_mentoring
     from lms.urls import external_url
 
     logging.getLogger("lms.courses").setLevel(logging.WARNING)  # not one line per demo completion
     logging.getLogger("lms.certificates").setLevel(logging.WARNING)
     logging.getLogger("weasyprint").setLevel(logging.WARNING)
+    logging.getLogger("lms.mentoring").setLevel(logging.WARNING)  # not one line per pairing
+    logging.getLogger("lms.notify").setLevel(logging.WARNING)
     accounts = load_demo(db.session)
     courses = load_courses(db.session)
     with issuing_deferred():  # certified below in bulk, on every core
         spread_progress(db.session)
         seed_assignments(db.session)  # assignments by decision, mentors, month-end snapshots
+        seed_mentoring(db.session)    # help requests, coaching sessions, a nudge
     db.session.commit()
     certificates = seed_certificates(current_app._get_current_object(), db.session)
     from sqlalchemy import func, select
@@ -179,6 +183,7 @@ def seed_demo() -> None:
 def register_commands(app: Flask) -> None:
     from lms.certificates.cli import certificates_work, issue_certificates
     from lms.courses.cli import export_course, import_course
+    from lms.mentoring.cli import escalate_help_command
     from lms.quizzes.cli import close_expired_attempts, import_gift
     from lms.reports.cli import take_snapshot_command
 
@@ -189,6 +194,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(issue_certificates)
     app.cli.add_command(certificates_work)
     app.cli.add_command(take_snapshot_command)
+    app.cli.add_command(escalate_help_command)
     app.cli.add_command(db_group)
     app.cli.add_command(create_admin)
     app.cli.add_command(import_staff)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -67,6 +67,18 @@ def _certificate_prefix(environ: Mapping[str, str]) -> str:
     return prefix
 
 
+def _holidays(environ: Mapping[str, str]) -> frozenset[date]:
+    """Public holidays (not working days) besides weekends: LMS_HOLIDAYS=2026-09-02,2027-02-16"""
+    days = set()
+    for raw in (_env(environ, "HOLIDAYS", "") or "").replace(";", ",").split(","):
+        if raw.strip():
+            try:
+                days.add(date.fromisoformat(raw.strip()))
+            except ValueError as exc:
+                raise ConfigError(f"LMS_HOLIDAYS must list dates as YYYY-MM-DD, got {raw!r}") from exc
+    return frozenset(days)
+
+
 def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Build the Flask config from the environment (``os.environ`` by default)."""
     environ = os.environ if environ is None else environ
@@ -116,6 +128,11 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         # The public movement page's figures are recomputed at most this often (per process).
         "MOVEMENT_CACHE_SECONDS": _int(environ, "MOVEMENT_CACHE_SECONDS", 300),
         "MAX_DECISION_BYTES": _int(environ, "MAX_DECISION_MB", 10) * 1024 * 1024,
+        # Mentoring: a mentee with open training and no activity for this many days needs help;
+        # a help request unanswered for this many working days goes to the unit's other mentors.
+        "MENTOR_INACTIVE_DAYS": _int(environ, "MENTOR_INACTIVE_DAYS", 14),
+        "HELP_ESCALATION_WORKING_DAYS": _int(environ, "HELP_ESCALATION_WORKING_DAYS", 2),
+        "HOLIDAYS": _holidays(environ),
         "BABEL_DEFAULT_LOCALE": _env(environ, "DEFAULT_LOCALE", "vi"),
         "BABEL_DEFAULT_TIMEZONE": _env(environ, "DEFAULT_TIMEZONE", "Asia/Ho_Chi_Minh"),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the (server-checked) session

@@ -12,6 +12,14 @@ class ActionForm(FlaskForm):
     """A button that changes something: only the CSRF token."""
 
 
+def optional_int(value: Any) -> int | None:
+    """A select's value as an id, or None when blank or not a number."""
+    try:
+        return int(value) if value not in (None, "", "None") else None
+    except (TypeError, ValueError):
+        return None
+
+
 def choices(pairs: Iterable[tuple[Any, Any]]) -> list[SelectChoice]:
     """(value, label) pairs as WTForms select choices; values become strings."""
     return [SelectChoice(value="" if value is None else str(value), label=label)

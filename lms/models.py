@@ -5,6 +5,7 @@ import lms.auth.models  # noqa: F401
 import lms.certificates.models  # noqa: F401
 import lms.courses.models  # noqa: F401
 import lms.mentoring.models  # noqa: F401
+import lms.notify.models  # noqa: F401
 import lms.org.models  # noqa: F401
 import lms.quizzes.models  # noqa: F401
 import lms.reports.models  # noqa: F401

@@ -19,6 +19,7 @@ from lms.courses.labels import (
 from lms.courses.permissions import can_author_courses, can_view_learning_of
 from lms.db import utcnow
 from lms.i18n import LANGUAGES, days_until, local_date, local_datetime
+from lms.mentoring.permissions import can_manage_mentoring
 from lms.org.forms import ROLE_LABELS, UNIT_KIND_LABELS
 from lms.org.importer import COLUMN_LABELS
 from lms.org.permissions import can_browse_org, can_manage_org, can_view_person, can_view_unit
@@ -63,6 +64,7 @@ def register_template_helpers(app: Flask) -> None:
         can_open_reports=can_open_reports,
         can_create_assignments=can_create_assignments,
         can_view_learning_of=can_view_learning_of,
+        can_manage_mentoring=can_manage_mentoring,
     )
 
     @app.context_processor

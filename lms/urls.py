@@ -6,6 +6,7 @@ not be able to plant its own address in a password e-mail or a certificate's QR 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import current_app, has_request_context, url_for
 
@@ -22,3 +23,17 @@ def external_url(endpoint: str, **values: Any) -> str:
     if script_root != "/" and path.startswith(script_root):
         path = path[len(script_root.rstrip("/")):]
     return f"{base}{path}"
+
+
+def local_path(link: str | None) -> str | None:
+    """``link`` if it is a path on this site ("/help/3"), else None: a redirect taken from
+    a form, a query string or a notification never leads to another site (no "//host", no
+    scheme, no backslash tricks)."""
+    if not link or not link.startswith("/") or link.startswith("//"):
+        return None
+    if "\\" in link or any(ord(ch) < 32 or ord(ch) == 127 for ch in link):
+        return None
+    parts = urlsplit(link)
+    if parts.scheme or parts.netloc:
+        return None
+    return link

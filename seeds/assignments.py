@@ -11,8 +11,9 @@ comparisons show something real at once.
 - Progress on the training they assign, through the learning and quiz services (lessons
   done, the final quiz passed), spread over the months since each decision: by unit, some
   people finished early, some late, some are half-way, some have not begun.
-- Mentors (the people the demo gives the mentor role) coach a few colleagues each in their
-  unit, the demo learner among them.
+- Mentors (the people the demo gives the mentor role): everyone in the departments that have
+  mentors is paired with one, balanced by load; the demo learner with the demo mentor
+  (``lms.seeds.mentoring``, which also adds help requests and coaching sessions).
 - The last four month ends' snapshots; as the figures are computed "as of" each date from
   the timestamps, they climb from month to month.
 
@@ -34,8 +35,7 @@ from lms.courses.models import Course, Enrolment, EnrolmentStatus, LessonProgres
 from lms.courses.queries import course_outline
 from lms.courses.services import refresh_enrolment
 from lms.db import utcnow
-from lms.mentoring.models import Mentorship
-from lms.org.models import ConcurrentPost, Role, RoleGrant, Unit, User
+from lms.org.models import ConcurrentPost, Unit, User
 from lms.org.services import add_concurrent_post
 from lms.quizzes.models import Quiz
 from lms.reports.models import SnapshotKind
@@ -78,7 +78,6 @@ POSTS = (
     ("TCCB-DTBD", ("Chuyên viên chính", "Chuyên viên"), "HVNG-QLDT", "Phó Trưởng phòng (kiêm nhiệm)"),
     ("TTBC-TTDT", ("Chuyên viên", "Chuyên viên chính"), "VPB-TH", "Biên tập viên Cổng thông tin"),
 )
-MENTEES_PER_MENTOR = 3
 
 
 def seed_assignments(dbs: Session, seed: int = 1637) -> None:
@@ -226,42 +225,8 @@ def _progress(dbs: Session, rng: random.Random, enrolment: Enrolment, person: Us
 # ---------------------------------------------------------------- mentors
 
 def _pair_mentors(dbs: Session, rng: random.Random, now: datetime) -> None:
-    """Each mentor coaches up to three colleagues of their unit (and the units below), the
-    ones furthest behind first; the demo learner has a mentor too."""
-    if dbs.scalar(select(Mentorship.id).limit(1)) is not None:
-        return
-    admin = dbs.scalar(select(User.id).where(User.email == ADMIN_EMAIL))
-    grants = dbs.execute(select(RoleGrant.user_id, Unit.path).join(Unit, Unit.id == RoleGrant.unit_id)
-                         .where(RoleGrant.role == Role.MENTOR.value)
-                         .order_by(Unit.path, RoleGrant.user_id)).all()
-    with_roles = set(dbs.scalars(select(RoleGrant.user_id)))
-    people = dbs.execute(select(User.id, User.email, Unit.path).join(Unit, Unit.id == User.unit_id)
-                         .where(User.is_active.is_(True)).order_by(User.employee_code)).all()
-    behind = _progress_by_person(dbs)
-    taken: set[int] = set()
-    learner = next((p for p in people if p.email == LEARNER_EMAIL), None)
-    for mentor_id, path in grants:
-        candidates = [p for p in people if p.path.startswith(path) and p.id not in with_roles
-                      and p.id not in taken and p.id != mentor_id]
-        if learner is not None and learner in candidates:
-            chosen = [learner]
-        else:
-            chosen = []
-        rest = sorted((p for p in candidates if p not in chosen),
-                      key=lambda p: (behind.get(p.id, 0.0), rng.random()))
-        chosen += rest[: MENTEES_PER_MENTOR - len(chosen)]
-        for mentee in chosen:
-            taken.add(mentee.id)
-            dbs.add(Mentorship(mentor_id=mentor_id, mentee_id=mentee.id, created_by_id=admin,
-                               started_at=now - timedelta(days=rng.randint(7, 120))))
+    """Everyone in the departments that have mentors gets one, balanced by load through the
+    bulk pairing service; the demo learner gets the demo mentor (``lms.seeds.mentoring``)."""
+    from lms.seeds.mentoring import pair_mentors
 
-
-def _progress_by_person(dbs: Session) -> dict[int, float]:
-    """Each person's share of assigned training completed (for picking who needs a mentor)."""
-    totals: dict[int, list[int]] = {}
-    for user_id, status in dbs.execute(select(Enrolment.user_id, Enrolment.status)
-                                       .where(Enrolment.source == "assigned")):
-        counts = totals.setdefault(user_id, [0, 0])
-        counts[0] += status == EnrolmentStatus.COMPLETED.value
-        counts[1] += 1
-    return {user_id: done / total for user_id, (done, total) in totals.items()}
+    pair_mentors(dbs, rng, now)

@@ -268,6 +268,16 @@ class Factory:
             if (unit is not None or kind == "unit") else None, **fields)
         return assigning.create_assignment(self.dbs, actor, data)
 
+    def mentor(self, unit: Unit | None = None, **kwargs: Any) -> User:
+        """A person holding the mentor role on ``unit`` (placed there too)."""
+        unit = unit or self.root
+        return self.person(unit=unit, roles=((Role.MENTOR.value, unit),), **kwargs)
+
+    def pair(self, mentor: User, mentee: User):
+        from lms.mentoring import services as mentoring
+
+        return mentoring.pair(self.dbs, None, mentor, mentee, notice=False)
+
     def admin(self, **kwargs: Any) -> User:
         return self.person(roles=((Role.ADMIN.value, None),), **kwargs)
 

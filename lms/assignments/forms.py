@@ -16,7 +16,7 @@ from wtforms.utils import unset_value
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from lms.assignments.models import TargetKind
-from lms.forms import choices
+from lms.forms import choices, optional_int
 from lms.org.forms import ROLE_LABELS
 
 TARGET_LABELS = {
@@ -27,13 +27,6 @@ TARGET_LABELS = {
 }
 
 DATE_FORMATS = ["%Y-%m-%d", "%d/%m/%Y"]   # the date picker's, and what people type by hand
-
-
-def _optional_int(value: Any) -> int | None:
-    try:
-        return int(value) if value not in (None, "", "None") else None
-    except (TypeError, ValueError):
-        return None
 
 
 class DayField(DateField):
@@ -69,7 +62,7 @@ class AssignmentForm(FlaskForm):
         DataRequired(_l("Choose a course or a learning path."))])
     target_kind = RadioField(_l("Who must take it"), default=TargetKind.UNIT.value,
                              validators=[DataRequired(_l("Choose whom the training is for."))])
-    target_unit_id = SelectField(_l("Unit"), coerce=_optional_int, validate_choice=False)
+    target_unit_id = SelectField(_l("Unit"), coerce=optional_int, validate_choice=False)
     target_role = SelectField(_l("Role"), choices=choices(ROLE_LABELS.items()))
     people = TextAreaField(_l("People"), validators=[Optional(), Length(max=20000)])
     start_date = DayField(_l("Start date"), validators=[InputRequired(_l("Enter the start date."))])
@@ -101,12 +94,12 @@ class AssignmentForm(FlaskForm):
     @property
     def course_id(self) -> int | None:
         kind, _sep, value = (self.training.data or "").partition(":")
-        return _optional_int(value) if kind == "course" else None
+        return optional_int(value) if kind == "course" else None
 
     @property
     def path_id(self) -> int | None:
         kind, _sep, value = (self.training.data or "").partition(":")
-        return _optional_int(value) if kind == "path" else None
+        return optional_int(value) if kind == "path" else None
 
     def people_entries(self) -> list[str]:
         """Employee codes or e-mail addresses, one a line (commas and semicolons work too)."""
@@ -128,7 +121,7 @@ class PositionsField(Field):
         prefix = f"{self.name}-"
         if formdata is not None and any(key.startswith(prefix) for key in formdata):
             for key in formdata:
-                course_id = _optional_int(key[len(prefix):]) if key.startswith(prefix) else None
+                course_id = optional_int(key[len(prefix):]) if key.startswith(prefix) else None
                 if course_id is not None and formdata.get(key, "").strip():
                     self.raw[course_id] = formdata.get(key).strip()
         elif formdata is None and data not in (unset_value, None):

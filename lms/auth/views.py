@@ -1,8 +1,6 @@
 """Sign-in, sign-out, password change and personal preferences."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -15,6 +13,7 @@ from lms.errors import DomainError
 from lms.extensions import limiter
 from lms.i18n import LANGUAGES
 from lms.org.services import update_own_preferences
+from lms.urls import local_path
 
 bp = Blueprint("auth", __name__)
 
@@ -24,9 +23,7 @@ ALLOWED_WHILE_PASSWORD_EXPIRED = {"auth.change_password", "auth.logout", "auth.s
 
 def _safe_next(target: str | None) -> str:
     """Only same-site paths are followed after sign-in (no open redirects)."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
-        return target
-    return url_for("home.index")
+    return local_path(target) or url_for("home.index")
 
 
 def _login_rate_limit() -> str:

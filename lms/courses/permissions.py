@@ -4,9 +4,11 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import ColumnElement, or_, true
+from sqlalchemy.orm import object_session
 
 from lms.auth.permissions import head_scope_paths, is_admin, is_trainer
 from lms.courses.models import Course, CourseStatus
+from lms.mentoring.permissions import is_mentor_of, mentees_clause
 from lms.org.models import User
 from lms.org.permissions import people_in_scopes_clause, person_in_scopes
 
@@ -30,16 +32,20 @@ def visible_courses_clause(user: Any) -> ColumnElement[bool]:
 
 
 def can_view_learning_of(viewer: Any, person: User) -> bool:
-    """A person's courses and progress: themselves, admins, trainers, and unit heads above them."""
+    """A person's courses and progress: themselves, admins, trainers, unit heads above them,
+    and their current mentor."""
     if getattr(viewer, "id", None) == person.id or is_admin(viewer) or is_trainer(viewer):
         return True
-    return person_in_scopes(person, head_scope_paths(viewer))
+    if person_in_scopes(person, head_scope_paths(viewer)):
+        return True
+    session = object_session(person)
+    return session is not None and is_mentor_of(session, viewer, person)
 
 
 def visible_learners_clause(viewer: Any) -> ColumnElement[bool]:
     if is_admin(viewer) or is_trainer(viewer):
         return true()
-    own = User.id == getattr(viewer, "id", -1)
+    own = or_(User.id == getattr(viewer, "id", -1), mentees_clause(viewer))
     scopes = head_scope_paths(viewer)
     if not scopes:
         return own

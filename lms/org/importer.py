@@ -129,8 +129,10 @@ def _xlsx_rows(content: bytes) -> list[list[Any]]:
         workbook.close()
 
 
-def read_table(filename: str, content: bytes, max_bytes: int) -> tuple[list[ImportRow], list[str]]:
-    """Rows of the file (header mapped to our columns) and notices about the file."""
+def read_rows(filename: str, content: bytes,
+              max_bytes: int) -> tuple[list[tuple[int, list[str]]], list[str], bool]:
+    """The non-blank rows of a CSV or .xlsx file as (line number, cleaned cells), notices
+    about the file, and whether it was proper UTF-8."""
     if not content:
         raise ImportFileError(_("The file is empty."))
     if len(content) > max_bytes:
@@ -150,11 +152,17 @@ def read_table(filename: str, content: bytes, max_bytes: int) -> tuple[list[Impo
             notices.append(_("The file is not in UTF-8, so Vietnamese letters were damaged. In "
                              "Excel choose “Save as → CSV UTF-8”, then upload it again."))
     # Line numbers are counted before blank rows are dropped, so problems point at the file.
-    numbered = [(line, row) for line, row in enumerate(raw_rows, start=1)
+    numbered = [(line, [_cell(v) for v in row]) for line, row in enumerate(raw_rows, start=1)
                 if any(_cell(v) for v in row)]
     if not numbered:
         raise ImportFileError(_("The file has no rows."))
-    header = [_header_key(_cell(v)) for v in numbered[0][1]]
+    return numbered, notices, utf8_ok
+
+
+def read_table(filename: str, content: bytes, max_bytes: int) -> tuple[list[ImportRow], list[str]]:
+    """Rows of the file (header mapped to our columns) and notices about the file."""
+    numbered, notices, utf8_ok = read_rows(filename, content, max_bytes)
+    header = [_header_key(v) for v in numbered[0][1]]
     missing = [str(COLUMN_LABELS[c]) for c in REQUIRED if c not in header]
     if missing and not utf8_ok:
         raise ImportFileError(notices[0])  # the header itself is damaged by the encoding
@@ -167,7 +175,7 @@ def read_table(filename: str, content: bytes, max_bytes: int) -> tuple[list[Impo
         values = {key: "" for key in COLUMNS}
         for key, value in zip(header, raw, strict=False):  # short rows leave blanks
             if key:
-                values[key] = _cell(value)
+                values[key] = value
         rows.append(ImportRow(line=line, values=values, columns=present))
     if not rows:
         raise ImportFileError(_("The file has a header row but no people."))

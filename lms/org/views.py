@@ -15,6 +15,7 @@ from lms.auth.passwords import check_password_policy, hash_password
 from lms.db import db
 from lms.errors import DomainError
 from lms.forms import show_domain_error
+from lms.mentoring.views.pairing import mentor_section
 from lms.org import importer, queries, services
 from lms.org.forms import (
     ActionForm,
@@ -168,7 +169,8 @@ def person_detail(person_id: int):
                                                  if i != person.unit_id])
     return render_template("org/person_detail.html", person=person, grant_form=grant_form,
                            password_form=TemporaryPasswordForm(), action_form=ActionForm(),
-                           posts=posts, post_form=post_form)
+                           posts=posts, post_form=post_form,
+                           mentoring=mentor_section(db.session, _me(), person))
 
 
 @bp.route("/people/new", methods=["GET", "POST"])

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import ColumnElement
+from sqlalchemy.orm import object_session
 
 from lms.auth.permissions import head_scope_paths, is_admin, is_trainer, path_in_scopes
 from lms.courses.permissions import can_author_courses, visible_learners_clause
+from lms.mentoring.permissions import is_mentor_of
 from lms.org.models import User
 from lms.quizzes.models import Attempt
 
@@ -18,10 +20,14 @@ def can_manage_quizzes(user: Any) -> bool:
 
 
 def can_view_attempt(viewer: Any, attempt: Attempt, owner: User) -> bool:
-    """The learner themselves, trainers and admins, and unit heads above the learner."""
+    """The learner themselves, trainers and admins, unit heads above the learner, and the
+    learner's current mentor."""
     if getattr(viewer, "id", None) == attempt.user_id or can_manage_quizzes(viewer):
         return True
-    return path_in_scopes(owner.unit.path, head_scope_paths(viewer))
+    if path_in_scopes(owner.unit.path, head_scope_paths(viewer)):
+        return True
+    session = object_session(owner)
+    return session is not None and is_mentor_of(session, viewer, owner)
 
 
 def visible_attempt_owners_clause(viewer: Any) -> ColumnElement[bool]:

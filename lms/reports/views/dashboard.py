@@ -18,6 +18,7 @@ from flask_login import current_user, login_required
 
 from lms.db import db, utcnow
 from lms.i18n import select_timezone
+from lms.mentoring.recognition import Period, unit_summary
 from lms.org.models import Unit
 from lms.reports import charts, queries
 from lms.reports.exports import export_response
@@ -207,10 +208,13 @@ def dashboard(unit_id: int):
     mode = {k: v for k, v in params.args().items() if k in ("snapshot", "compare")}
     live = board.snapshot is None
     bars, line = chart_values(board, params.filters.timezone, locale())
+    zone = params.filters.timezone
+    mentoring = unit_summary(db.session, unit, Period.this_year(
+        utcnow().astimezone(ZoneInfo(zone)).date(), zone))
     return render_template(
         "reports/dashboard.html", unit=unit, crumbs=breadcrumb(unit), board=board,
         params=params, kept=kept, mode=mode, kept_mode={**kept, **mode}, notes=notes, bars=bars,
-        line=line, live=live,
+        line=line, live=live, mentoring=mentoring,
         row_links=[line_links(row, kept, mode, live) for row in board.rows],
         total_links=line_links(board.total, kept, mode, live),
         options=queries.filter_options(db.session, unit),
