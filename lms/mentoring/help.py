@@ -28,7 +28,7 @@ from lms.mentoring.workdays import add_working_days
 from lms.notify.services import notify
 from lms.org.models import Role, Unit, User
 from lms.quizzes.models import Attempt
-from lms.text import clean
+from lms.text import nfc
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,9 @@ class Escalation:
 
 
 def _message(body: str) -> str:
-    text = clean(body) if "\n" not in (body or "") else (body or "").strip()
+    # Line breaks are kept (steps, lists), trailing spaces dropped, the text stored as NFC.
+    text = nfc("\n".join(line.rstrip() for line in (body or "").replace("\r\n", "\n")
+                         .split("\n")).strip())
     if not text:
         raise MentoringError(_("Write your question or answer first."), field="body")
     if len(text) > MAX_MESSAGE_CHARS:

@@ -17,6 +17,7 @@ from lms.mentoring.services import MentoringError
 from lms.notify.models import Notification
 from lms.notify.services import notify
 from lms.org.models import User
+from lms.text import nfc
 
 MAX_NUDGE_CHARS = 500
 
@@ -44,7 +45,7 @@ def send_nudge(dbs: Session, mentor: User, mentee_ids: Iterable[int], *, templat
     ids = set(mentee_ids)
     if not ids:
         raise MentoringError(_("Choose at least one colleague."))
-    message = (message or "").strip()
+    message = nfc((message or "").strip())
     if template and template not in NUDGE_TEMPLATES:
         raise MentoringError(_("Choose one of the ready messages."), field="template")
     if not template and not message:

@@ -190,3 +190,40 @@ def test_holidays_are_read_from_the_environment(tmp_path):
                                             datetime(2027, 2, 16).date()}
     with pytest.raises(ConfigError, match="LMS_HOLIDAYS"):
         load_config({**env, "LMS_HOLIDAYS": "02/09/2026"})
+
+
+def test_the_escalation_command_and_task_escalate_once(app, lms, look):
+    from lms.mentoring.tasks import escalate_help_requests
+    from tests.conftest import Factory
+
+    session = look()
+    with app.app_context():
+        factory = Factory(session)
+        unit = factory.unit()
+        mentor, other = factory.mentor(unit), factory.mentor(unit)
+        learner = factory.person(unit=unit)
+        factory.pair(mentor, learner)
+        course = factory.course(lessons=1)
+        long_ago = datetime.now(timezone.utc) - timedelta(days=10)
+        request = helping.ask_for_help(session, learner, "Xin hỗ trợ ký số", TWO_DAYS,
+                                       lesson=course.modules[0].lessons[0], now=long_ago)
+        session.flush()
+    result = lms("escalate-help")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("1 ")
+    assert escalate_help_requests(app) == 0          # the scheduler's run: nothing more to do
+    assert lms("escalate-help").output.startswith("0 ")
+    assert look().scalars(select(HelpRecipient.user_id).where(
+        HelpRecipient.request_id == request.id)).all() == [other.id]
+
+
+def test_a_question_keeps_its_lines_and_is_stored_composed(dbs, factory, team):
+    import unicodedata
+
+    _unit, _mentor, (nhung, _son, _tam), course = team
+    decomposed = unicodedata.normalize("NFD", "Bước 1: mở văn bản   \r\nBước 2: ký số")
+    request = helping.ask_for_help(dbs, nhung, decomposed, TWO_DAYS,
+                                   lesson=course.modules[0].lessons[0])
+    assert request.messages[0].body == "Bước 1: mở văn bản\nBước 2: ký số"
+    with pytest.raises(helping.MentoringError):
+        helping.reply(dbs, nhung, request, "  \n  ", TWO_DAYS)
