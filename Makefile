@@ -14,6 +14,8 @@ PORT ?= 5000
 run: setup
 	$(BIN)/lms db upgrade
 	$(BIN)/lms seed-demo
+	@# The scheduler (reminders, digests, e-mail) runs beside the web server and stops with it.
+	$(BIN)/lms scheduler & scheduler=$$!; trap 'kill $$scheduler 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/lms run --host $(HOST) --port $(PORT)
 
 test: setup browser-deps pdf-tools

@@ -186,6 +186,7 @@ def register_commands(app: Flask) -> None:
     from lms.mentoring.cli import escalate_help_command
     from lms.quizzes.cli import close_expired_attempts, import_gift
     from lms.reports.cli import take_snapshot_command
+    from lms.scheduler import command as scheduler_command
 
     app.cli.add_command(export_course)
     app.cli.add_command(import_course)
@@ -195,6 +196,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(certificates_work)
     app.cli.add_command(take_snapshot_command)
     app.cli.add_command(escalate_help_command)
+    app.cli.add_command(scheduler_command())
     app.cli.add_command(db_group)
     app.cli.add_command(create_admin)
     app.cli.add_command(import_staff)

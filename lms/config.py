@@ -79,6 +79,13 @@ def _holidays(environ: Mapping[str, str]) -> frozenset[date]:
     return frozenset(days)
 
 
+def _smtp_tls(environ: Mapping[str, str]) -> str:
+    mode = (_env(environ, "SMTP_TLS", "none") or "none").strip().lower()
+    if mode not in {"none", "starttls", "ssl"}:
+        raise ConfigError(f"LMS_SMTP_TLS must be none, starttls or ssl, got {mode!r}")
+    return mode
+
+
 def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Build the Flask config from the environment (``os.environ`` by default)."""
     environ = os.environ if environ is None else environ
@@ -133,6 +140,16 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MENTOR_INACTIVE_DAYS": _int(environ, "MENTOR_INACTIVE_DAYS", 14),
         "HELP_ESCALATION_WORKING_DAYS": _int(environ, "HELP_ESCALATION_WORKING_DAYS", 2),
         "HOLIDAYS": _holidays(environ),
+        # E-mail: sent from the outbox by the scheduler over SMTP (no host: nothing is sent and
+        # the outbox says why). TLS: none | starttls | ssl.
+        "SMTP_HOST": _env(environ, "SMTP_HOST", "") or "",
+        "SMTP_PORT": _int(environ, "SMTP_PORT", 25),
+        "SMTP_USER": _env(environ, "SMTP_USER", "") or "",
+        "SMTP_PASSWORD": _env(environ, "SMTP_PASSWORD", "") or "",
+        "SMTP_TLS": _smtp_tls(environ),
+        "SMTP_TIMEOUT": _int(environ, "SMTP_TIMEOUT", 10),
+        "MAIL_FROM": _env(environ, "MAIL_FROM", "Bình dân học vụ số <no-reply@localhost>"),
+        "EMAIL_MAX_TRIES": _int(environ, "EMAIL_MAX_TRIES", 8),
         "BABEL_DEFAULT_LOCALE": _env(environ, "DEFAULT_LOCALE", "vi"),
         "BABEL_DEFAULT_TIMEZONE": _env(environ, "DEFAULT_TIMEZONE", "Asia/Ho_Chi_Minh"),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the (server-checked) session

@@ -20,6 +20,7 @@ from lms.courses.permissions import can_author_courses, can_view_learning_of
 from lms.db import utcnow
 from lms.i18n import LANGUAGES, days_until, local_date, local_datetime
 from lms.mentoring.permissions import can_manage_mentoring
+from lms.notify.permissions import can_watch_scheduler
 from lms.org.forms import ROLE_LABELS, UNIT_KIND_LABELS
 from lms.org.importer import COLUMN_LABELS
 from lms.org.permissions import can_browse_org, can_manage_org, can_view_person, can_view_unit
@@ -65,6 +66,7 @@ def register_template_helpers(app: Flask) -> None:
         can_create_assignments=can_create_assignments,
         can_view_learning_of=can_view_learning_of,
         can_manage_mentoring=can_manage_mentoring,
+        can_watch_scheduler=can_watch_scheduler,
     )
 
     @app.context_processor

@@ -16,6 +16,8 @@ from wtforms.utils import unset_value
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from lms.assignments.models import TargetKind
+from lms.assignments.services import DEFAULT_REMINDER_DAYS, parse_reminder_days
+from lms.errors import DomainError
 from lms.forms import choices, optional_int
 from lms.org.forms import ROLE_LABELS
 
@@ -67,6 +69,8 @@ class AssignmentForm(FlaskForm):
     people = TextAreaField(_l("People"), validators=[Optional(), Length(max=20000)])
     start_date = DayField(_l("Start date"), validators=[InputRequired(_l("Enter the start date."))])
     due_date = DayField(_l("Due date"), validators=[InputRequired(_l("Enter the due date."))])
+    reminder_days = StringField(_l("Reminders (days before the due date)"),
+                                default=DEFAULT_REMINDER_DAYS, validators=[Length(max=40)])
 
     def __init__(self, *args: Any, unit_choices: Iterable[tuple[int, str]] = (),
                  courses: Iterable[tuple[int, str]] = (), paths: Iterable[tuple[int, str]] = (),
@@ -86,6 +90,12 @@ class AssignmentForm(FlaskForm):
         if field.data and field.data not in {value for value, _label in
                                              self.course_choices + self.path_choices}:
             raise ValidationError(_l("Choose a course or a learning path from the list."))
+
+    def validate_reminder_days(self, field: Field) -> None:
+        try:
+            field.data = parse_reminder_days(field.data)
+        except DomainError as exc:
+            raise ValidationError(exc.message) from None
 
     def validate_due_date(self, field: Field) -> None:
         if field.data and self.today and field.data < self.today:

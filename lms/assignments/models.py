@@ -71,6 +71,8 @@ class Assignment(Base):
     target_role: Mapped[str | None] = mapped_column(String(20))
     start_at: Mapped[datetime] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Days before the due date on which learners are reminded, e.g. "7,1" (empty: none).
+    reminder_days: Mapped[str] = mapped_column(String(40), default="7,1", server_default="7,1")
     status: Mapped[str] = mapped_column(String(10), default=AssignmentStatus.ACTIVE.value, index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -39,6 +39,8 @@ from lms.text import clean
 log = logging.getLogger(__name__)
 
 ASSIGNED = "assigned"
+DEFAULT_REMINDER_DAYS = "7,1"   # also for enrolments that no assignment governs
+MIN_REMINDER_DAY, MAX_REMINDER_DAY, MAX_REMINDERS = 1, 90, 5
 
 
 @dataclass
@@ -54,6 +56,29 @@ class AssignmentData:
     target_unit_id: int | None = None
     target_role: str | None = None
     people_ids: list[int] = field(default_factory=list)
+    reminder_days: str = DEFAULT_REMINDER_DAYS
+
+
+# ---------------------------------------------------------------- reminders
+
+def parse_reminder_days(text: str | None) -> str:
+    """The days before the due date on which learners are reminded, as stored: whole days
+    from 1 to 90, at most five, largest first, comma-separated ("7,1"); empty means none.
+    Raises a DomainError on anything else (spaces, semicolons and repeats are forgiven)."""
+    parts = [part.strip() for part in (text or "").replace(";", ",").split(",")]
+    parts = [part for part in parts if part]
+    days: set[int] = set()
+    for part in parts:
+        if not (part.isascii() and part.isdigit()) or not MIN_REMINDER_DAY <= int(part) <= MAX_REMINDER_DAY:
+            raise DomainError(_("Reminder days are whole numbers of days from %(low)d to "
+                                "%(high)d, separated by commas, e.g. 7,1.",
+                                low=MIN_REMINDER_DAY, high=MAX_REMINDER_DAY),
+                              field="reminder_days")
+        days.add(int(part))
+    if len(days) > MAX_REMINDERS:
+        raise DomainError(_("At most %(num)d reminders per assignment.", num=MAX_REMINDERS),
+                          field="reminder_days")
+    return ",".join(str(day) for day in sorted(days, reverse=True))
 
 
 # ---------------------------------------------------------------- who is targeted
@@ -163,6 +188,7 @@ def _check(dbs: Session, actor: Any, data: AssignmentData) -> AssignmentData:
         path = dbs.get(LearningPath, data.path_id)
         if path is None or not path.steps:
             raise DomainError(_("The learning path has no courses."), field="path_id")
+    data.reminder_days = parse_reminder_days(data.reminder_days)
     if data.due_at <= data.start_at:
         raise DomainError(_("The due date must come after the start date."), field="due_at")
     try:
@@ -216,7 +242,8 @@ def create_assignment(dbs: Session, actor: Any, data: AssignmentData,
         decision_sha256=sha, decision_filename=(clean(decision_filename or "") or None) if sha else None,
         course_id=data.course_id, path_id=data.path_id, target_kind=data.target_kind,
         target_unit_id=data.target_unit_id, target_role=data.target_role,
-        start_at=data.start_at, due_at=data.due_at, created_by_id=getattr(actor, "id", None),
+        start_at=data.start_at, due_at=data.due_at, reminder_days=data.reminder_days,
+        created_by_id=getattr(actor, "id", None),
         status=AssignmentStatus.ACTIVE.value)
     dbs.add(assignment)
     dbs.flush()

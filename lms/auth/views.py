@@ -12,6 +12,8 @@ from lms.db import db
 from lms.errors import DomainError
 from lms.extensions import limiter
 from lms.i18n import LANGUAGES
+from lms.notify.forms import email_preferences_form
+from lms.notify.services import email_modes, set_email_mode
 from lms.org.services import update_own_preferences
 from lms.urls import local_path
 
@@ -109,7 +111,29 @@ def account():
             db.session.commit()
             flash(_("Your preferences were saved."), "success")
             return redirect(url_for("auth.account"))
-    return render_template("auth/account.html", form=form, user=user)
+    email_form = email_preferences_form(email_modes(db.session, user.id), formdata=None)
+    return render_template("auth/account.html", form=form, user=user, email_form=email_form)
+
+
+@bp.route("/account/notifications", methods=["POST"])
+@login_required
+def email_preferences():
+    """Save how the person wants e-mail for each category of notifications."""
+    user = current_user._get_current_object()
+    email_form = email_preferences_form(email_modes(db.session, user.id))
+    if email_form.validate_on_submit():
+        try:
+            for category, field, _mandatory in email_form.categories():
+                set_email_mode(db.session, user.id, category, field.data)
+        except DomainError as exc:
+            db.session.rollback()
+            email_form.form_errors.append(exc.message)
+        else:
+            db.session.commit()
+            flash(_("Your e-mail preferences were saved."), "success")
+            return redirect(url_for("auth.account", _anchor="email-preferences"))
+    return render_template("auth/account.html", form=PreferencesForm(obj=user), user=user,
+                           email_form=email_form), 400
 
 
 @bp.route("/language/<code>", methods=["POST"])

@@ -55,6 +55,7 @@ from lms.certificates.register import REGISTER_TIMEZONE
 from lms.courses.models import Course, Enrolment, EnrolmentStatus
 from lms.db import db, sqlite_write_intent, utcnow
 from lms.errors import DomainError
+from lms.notify.reminders import notify_certificates_issued
 from lms.text import fold
 
 log = logging.getLogger(__name__)
@@ -313,7 +314,7 @@ class _Runner:
                 try:
                     with dbs.begin_nested():
                         certificate = services.issue_for_enrolment(dbs, enrolment, job=job,
-                                                                   render=False)
+                                                                   render=False, notify=False)
                 except Exception:
                     log.exception("bulk issue %s: enrolment %s failed", job.id, enrolment_id)
             if certificate is None:  # gone, no longer completed, or the course grants none
@@ -324,6 +325,8 @@ class _Runner:
             issued.append(certificate)
         tasks = [(c.id, services.certificate_values(c), self._template_values(c))
                  for c in issued if _needs_pdf(c)]
+        # The holders are told in the chunk's transaction, once per certificate (keyed).
+        notify_certificates_issued(dbs, [c.id for c in issued], utcnow())
         dbs.commit()
         return _Chunk(ids, failed, self.renderer.submit(tasks))
 

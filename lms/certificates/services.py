@@ -30,6 +30,7 @@ from lms.certificates.register import REGISTER_TIMEZONE, allocate_serial, regist
 from lms.courses.models import Course, Enrolment
 from lms.db import utcnow
 from lms.errors import DomainError
+from lms.notify.reminders import notify_certificates_issued
 from lms.org.models import Unit, User
 from lms.urls import external_url
 
@@ -222,13 +223,15 @@ def _new_code() -> str:
 
 def issue_for_enrolment(dbs: Session, enrolment: Enrolment, actor: Any = None,
                         job: CertificateJob | None = None, now: datetime | None = None,
-                        render: bool = True) -> Certificate | None:
+                        render: bool = True, notify: bool = True) -> Certificate | None:
     """Issue the certificate of a completed enrolment, once per completion.
 
     Returns the certificate (the existing one when this completion already has one), or None
     when the course grants no certificate or the enrolment is not completed. The register
     number, the row and the stored PDF are made in the caller's transaction. ``render=False``
     leaves the PDF to ``ensure_pdf`` (e.g. a bulk job rendering in other processes).
+    A new certificate's holder is notified in the same transaction (``notify=False``: the
+    caller notifies, e.g. a bulk job once per chunk with ``notify_certificates_issued``).
     """
     course = enrolment.course or dbs.get(Course, enrolment.course_id)
     if not course.certificate_enabled or not enrolment.is_completed or enrolment.completed_at is None:
@@ -276,6 +279,8 @@ def issue_for_enrolment(dbs: Session, enrolment: Enrolment, actor: Any = None,
             raise
         return existing
     mark_certified(dbs, enrolment.id)
+    if notify:
+        notify_certificates_issued(dbs, [certificate.id], now)
     if actor is not None:
         record(dbs, actor, "certificate.issued", certificate, label=certificate.serial,
                user_id=user.id, course_id=course.id)
@@ -372,6 +377,7 @@ def reissue(dbs: Session, certificate: Certificate, actor: Any,
     dbs.flush()
     render_and_store(dbs, new, template)
     mark_certified(dbs, new.enrolment_id)
+    notify_certificates_issued(dbs, [new.id], now)   # the new PDF and verification code
     record(dbs, actor, "certificate.reissued", new, label=new.serial,
            replaces=certificate.serial, full_name=name, old_full_name=certificate.full_name)
     log.info("certificate %s reissued as %s by %s", certificate.serial, new.serial,

@@ -4,16 +4,41 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Flask
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
 
 from lms.db import db
+from lms.notify.jobs import Job, hourly
+
+
+def escalate(dbs: Session, now: datetime) -> str:
+    """Bring the unit's other mentors into requests left waiting too long."""
+    from lms.mentoring.help import escalate_due
+
+    return f"{escalate_due(dbs, now)} escalated"
 
 
 def escalate_help_requests(app: Flask, now: datetime | None = None) -> int:
-    """Bring the unit's other mentors into requests left waiting too long; returns how many.
-    Running it twice escalates nothing twice (each request is escalated once)."""
+    """Escalate now, outside the scheduler (returns how many). Running it twice escalates
+    nothing twice: each request is escalated once."""
     from lms.mentoring.help import escalate_due
 
     with app.app_context():
         count = escalate_due(db.session, now)
         db.session.commit()
         return count
+
+
+def daily_list(dbs: Session, now: datetime) -> str:
+    """The mentors' daily list of mentees who newly need help (08:00 in each mentor's time)."""
+    from lms.mentoring.daily import daily_list as make_lists
+
+    return make_lists(dbs, now)
+
+
+JOBS = [
+    Job("mentoring.escalate_help", escalate, {"minute": 10}, hourly,
+        _l("Help requests waiting too long go to the unit's other mentors")),
+    Job("mentoring.daily_list", daily_list, {"minute": 25}, hourly,
+        _l("Mentors' daily list of mentees who newly need help (08:00, each mentor's time)")),
+]

@@ -37,7 +37,12 @@ bp = Blueprint("notify", __name__)
 
 
 def init_app(app: Flask) -> None:
-    """Register the pages and give every template ``unread_notifications``."""
+    """Register the pages and the kinds of notification, and give every template
+    ``unread_notifications``."""
+    from lms.notify import digests, reminders
+
+    digests.register_kinds()
+    reminders.register_kinds()
     app.register_blueprint(bp)
     app.context_processor(_unread_context)
 
@@ -87,3 +92,6 @@ def read_all():
         flash(ngettext("%(num)d notification marked as read.",
                        "%(num)d notifications marked as read.", count), "success")
     return redirect(url_for("notify.index"))
+
+
+from lms.notify import admin as _admin_pages  # noqa: E402,F401  (the admins' pages, on this blueprint)

@@ -4,14 +4,33 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Flask
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
 
 from lms.db import db
+from lms.notify.jobs import Job, daily
+
+
+def snapshot(dbs: Session, now: datetime) -> str:
+    """Freeze the last month end's figures (taken once, whatever how often it runs)."""
+    from lms.reports.services import take_month_end_snapshot
+
+    taken = take_month_end_snapshot(dbs, now)
+    if taken is None:
+        return "no organisation yet"
+    return f"snapshot {taken.id} as of {taken.as_of.isoformat()}"
 
 
 def month_end_snapshot(app: Flask, now: datetime | None = None) -> int:
     """Freeze the last month end's figures, once whatever how often it runs; returns its id."""
     from lms.reports.services import take_month_end_snapshot
     with app.app_context():
-        snapshot = take_month_end_snapshot(db.session, now)
+        taken = take_month_end_snapshot(db.session, now)
         db.session.commit()
-        return snapshot.id
+        return taken.id if taken is not None else 0
+
+
+JOBS = [
+    Job("reports.month_end_snapshot", snapshot, {"hour": 0, "minute": 30}, daily,
+        _l("Month-end snapshot of every unit's figures")),
+]

@@ -20,7 +20,7 @@ from typing import Any, Iterator
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, expect, sync_playwright
 from werkzeug.serving import make_server
 
 from lms import create_app
@@ -319,3 +319,16 @@ def screenshot(page: Page, name: str, db_kind: str) -> Path:
 def server(live_server_info: LiveServer) -> LiveServer:
     return live_server_info
 
+
+def sign_in(page: Page, email: str, password: str) -> None:
+    """Sign in as someone else. The current page is left first: a lesson page's last
+    background request could otherwise bring the previous session's cookie back after it
+    was cleared."""
+    page.goto("/movement")
+    page.wait_for_load_state("networkidle")
+    page.context.clear_cookies()
+    page.goto("/login")
+    page.locator("#login").fill(email)
+    page.locator("#password").fill(password)
+    page.locator("main form button[type=submit]").click()
+    expect(page.locator("nav.site-nav")).to_be_visible()

@@ -24,6 +24,7 @@ from lms.db import db, utcnow
 from lms.org import services
 from lms.org.models import Role, User
 from tests.e2e.conftest import LiveServer, check_accessibility, screenshot
+from tests.e2e.conftest import sign_in as e2e_sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -67,16 +68,7 @@ def organisation(server: LiveServer) -> dict:
 
 
 def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
-    # Leave the current page first: a lesson page's last background request could otherwise
-    # bring the previous session's cookie back after it was cleared.
-    page.goto("/movement")
-    page.wait_for_load_state("networkidle")
-    page.context.clear_cookies()
-    page.goto("/login")
-    page.locator("#login").fill(email)
-    page.locator("#password").fill(password)
-    page.locator("main form button[type=submit]").click()
-    expect(page.locator("nav.site-nav")).to_be_visible()
+    e2e_sign_in(page, email, password)
 
 
 def card_value(page: Page, index: int) -> str:

@@ -220,7 +220,7 @@ def _assignment_data(form: AssignmentForm) -> tuple[services.AssignmentData | No
         due_at=_day_end(form.due_date.data), target_kind=kind, course_id=form.course_id,
         path_id=form.path_id, target_unit_id=unit_id,
         target_role=form.target_role.data if kind == TargetKind.ROLE.value else None,
-        people_ids=people_ids)
+        people_ids=people_ids, reminder_days=form.reminder_days.data or "")
     return data, pdf
 
 

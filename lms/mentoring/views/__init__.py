@@ -20,9 +20,10 @@ def _require(allowed: bool) -> None:
 
 
 def init_app(app: Flask) -> None:
-    from lms.mentoring.notices import register_kinds
+    from lms.mentoring import daily, notices
 
-    register_kinds()
+    notices.register_kinds()
+    daily.register_kinds()
     app.register_blueprint(bp)
     app.register_blueprint(help_bp)
 
