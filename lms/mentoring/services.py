@@ -305,8 +305,9 @@ def plan_csv_pairing(dbs: Session, actor: Any, filename: str, content: bytes,
     if not rows:
         raise MentoringError(_("The file has a header row but no pairs."))
     people = _people_by_key(dbs, {key for _line, a, b in rows for key in (a, b) if key})
-    current = dict(dbs.execute(
-        select(Mentorship.mentee_id, Mentorship.mentor_id).where(
+    # Each listed person's current mentor, loaded with them (one query, not one per row).
+    current: dict[int, User] = dict(dbs.execute(
+        select(Mentorship.mentee_id, User).join(User, User.id == Mentorship.mentor_id).where(
             Mentorship.mentee_id.in_([p.id for p in people.values()]),
             Mentorship.ended_at.is_(None))).all()) if people else {}
     seen: dict[int, int] = {}
@@ -320,9 +321,7 @@ def plan_csv_pairing(dbs: Session, actor: Any, filename: str, content: bytes,
             plan.errors.append((line, error))
             continue
         seen[mentee.id] = line
-        previous_id = current.get(mentee.id)
-        previous = dbs.get(User, previous_id) if previous_id else None
-        plan.pairs.append(CsvPair(line, mentee, mentor, previous))
+        plan.pairs.append(CsvPair(line, mentee, mentor, current.get(mentee.id)))
     return plan
 
 

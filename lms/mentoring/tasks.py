@@ -3,11 +3,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Flask
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from lms.db import db
 from lms.notify.jobs import Job, hourly
 
 
@@ -16,17 +14,6 @@ def escalate(dbs: Session, now: datetime) -> str:
     from lms.mentoring.help import escalate_due
 
     return f"{escalate_due(dbs, now)} escalated"
-
-
-def escalate_help_requests(app: Flask, now: datetime | None = None) -> int:
-    """Escalate now, outside the scheduler (returns how many). Running it twice escalates
-    nothing twice: each request is escalated once."""
-    from lms.mentoring.help import escalate_due
-
-    with app.app_context():
-        count = escalate_due(db.session, now)
-        db.session.commit()
-        return count
 
 
 def daily_list(dbs: Session, now: datetime) -> str:

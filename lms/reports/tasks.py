@@ -3,11 +3,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Flask
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from lms.db import db
 from lms.notify.jobs import Job, daily
 
 
@@ -19,15 +17,6 @@ def snapshot(dbs: Session, now: datetime) -> str:
     if taken is None:
         return "no organisation yet"
     return f"snapshot {taken.id} as of {taken.as_of.isoformat()}"
-
-
-def month_end_snapshot(app: Flask, now: datetime | None = None) -> int:
-    """Freeze the last month end's figures, once whatever how often it runs; returns its id."""
-    from lms.reports.services import take_month_end_snapshot
-    with app.app_context():
-        taken = take_month_end_snapshot(db.session, now)
-        db.session.commit()
-        return taken.id if taken is not None else 0
 
 
 JOBS = [
