@@ -69,6 +69,7 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from lms.api import views as api
     from lms.assignments import views as assignments
     from lms.audit.views import bp as audit_bp
     from lms.auth.views import bp as auth_bp
@@ -89,3 +90,4 @@ def _register_blueprints(app: Flask) -> None:
     reports.init_app(app)
     mentoring.init_app(app)
     notify.init_app(app)
+    api.init_app(app)

@@ -145,6 +145,7 @@ def import_staff(file: Path, dry_run: bool, temporary_password: str | None) -> N
 @click.command("seed-demo", help="Load the demo ministry (units, staff, roles); safe to run again.")
 @with_appcontext
 def seed_demo() -> None:
+    from lms.seeds.api import seed_api_client
     from lms.seeds.assignments import seed_assignments
     from lms.seeds.certificates import issuing_deferred, seed_certificates
     from lms.seeds.demo import DEMO_PASSWORD, load_demo
@@ -163,6 +164,7 @@ def seed_demo() -> None:
         spread_progress(db.session)
         seed_assignments(db.session)  # assignments by decision, mentors, month-end snapshots
         seed_mentoring(db.session)    # help requests, coaching sessions, a nudge
+    api_token = seed_api_client(db.session)
     db.session.commit()
     certificates = seed_certificates(current_app._get_current_object(), db.session)
     from sqlalchemy import func, select
@@ -178,6 +180,9 @@ def seed_demo() -> None:
         click.echo(f"  {account.role_label:<28} {account.login:<32} {account.full_name}")
     for line in certificates.lines():
         click.echo(line)
+    with current_app.test_request_context():
+        reference = external_url("api.reference")
+    click.echo(f"API reference: {reference}; the demo client's token: {api_token}")
 
 
 def register_commands(app: Flask) -> None:

@@ -150,6 +150,10 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SMTP_TIMEOUT": _int(environ, "SMTP_TIMEOUT", 10),
         "MAIL_FROM": _env(environ, "MAIL_FROM", "Bình dân học vụ số <no-reply@localhost>"),
         "EMAIL_MAX_TRIES": _int(environ, "EMAIL_MAX_TRIES", 8),
+        # API: calls per token (flask-limiter syntax); webhooks: attempts and wait per attempt.
+        "API_RATE_LIMIT": _env(environ, "API_RATE_LIMIT", "600 per minute"),
+        "WEBHOOK_MAX_TRIES": _int(environ, "WEBHOOK_MAX_TRIES", 10),
+        "WEBHOOK_TIMEOUT": _int(environ, "WEBHOOK_TIMEOUT", 10),
         "BABEL_DEFAULT_LOCALE": _env(environ, "DEFAULT_LOCALE", "vi"),
         "BABEL_DEFAULT_TIMEZONE": _env(environ, "DEFAULT_TIMEZONE", "Asia/Ho_Chi_Minh"),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the (server-checked) session

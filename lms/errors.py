@@ -74,6 +74,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
+        if request.path.startswith("/api/"):   # no route matched: still a problem document
+            from lms.api.views import http_problem
+
+            return http_problem(exc)
         return render_error(exc.code or 500)
 
     @app.errorhandler(Exception)

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from zoneinfo import available_timezones
 
-from flask import current_app, has_request_context, session
+from flask import current_app, has_request_context, request, session
 from flask_babel import format_date, format_datetime, get_timezone
 from flask_login import current_user
 
@@ -37,6 +37,11 @@ def is_valid_timezone(name: str) -> bool:
 
 
 def select_locale() -> str:
+    if has_request_context() and request.path.startswith("/api/") and request.endpoint != "api.reference":
+        # Other systems ask for their language in Accept-Language; the reference page is
+        # a page for people, in the site's language like every other.
+        return request.accept_languages.best_match(LANGUAGES) or current_app.config[
+            "BABEL_DEFAULT_LOCALE"]
     if current_user and current_user.is_authenticated and current_user.locale in LANGUAGES:
         return current_user.locale
     chosen = session.get("lang") if has_request_context() else None

@@ -1,4 +1,5 @@
 """Every domain's tables, imported in one place for Alembic and the schema tests."""
+import lms.api.models  # noqa: F401
 import lms.assignments.models  # noqa: F401
 import lms.audit.models  # noqa: F401
 import lms.auth.models  # noqa: F401

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Flask, request
 from flask_babel import get_locale
 
+from lms.api.permissions import can_manage_api_clients
 from lms.assignments.permissions import can_create_assignments
 from lms.audit.permissions import can_view_audit_log
 from lms.auth.forms import LanguageForm
@@ -67,6 +68,7 @@ def register_template_helpers(app: Flask) -> None:
         can_view_learning_of=can_view_learning_of,
         can_manage_mentoring=can_manage_mentoring,
         can_watch_scheduler=can_watch_scheduler,
+        can_manage_api_clients=can_manage_api_clients,
     )
 
     @app.context_processor

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from lms.audit.services import record
 from lms.certificates import rendering, storage
+from lms.certificates.events import certificate_issued, certificate_revoked
 from lms.certificates.models import Certificate, CertificateJob, CertificateTemplate, CourseCertificate
 from lms.certificates.register import REGISTER_TIMEZONE, allocate_serial, register_year
 from lms.courses.models import Course, Enrolment
@@ -75,6 +76,26 @@ def by_serial(dbs: Session, serial: str) -> Certificate | None:
     if not serial or len(serial) > 40:
         return None
     return dbs.scalar(select(Certificate).where(Certificate.serial == serial))
+
+
+def public_facts(dbs: Session, certificate: Certificate) -> dict[str, Any]:
+    """The few facts anyone may see about a certificate (the public verification page and
+    the API's lookup): its status, name, course, dates, serial and issuer."""
+    template = certificate.template or (dbs.get(CertificateTemplate, certificate.template_id)
+                                        if certificate.template_id else None)
+    return {
+        "status": status_of(certificate, utcnow()),
+        "full_name": certificate.full_name,
+        "course_title": certificate.course_title,
+        "course_title_en": certificate.course_title_en,
+        "completed_at": certificate.completed_at,
+        "issued_at": certificate.issued_at,
+        "expires_at": certificate.expires_at,
+        "revoked_at": certificate.revoked_at,
+        "revoked_reason": certificate.revoked_reason,
+        "serial": certificate.serial,
+        "issuer": (template.issuer_name if template else "") or "Bộ Ngoại giao",
+    }
 
 
 def verify_url(code: str) -> str:
@@ -279,6 +300,7 @@ def issue_for_enrolment(dbs: Session, enrolment: Enrolment, actor: Any = None,
             raise
         return existing
     mark_certified(dbs, enrolment.id)
+    certificate_issued.send(None, session=dbs, certificate=certificate)
     if notify:
         notify_certificates_issued(dbs, [certificate.id], now)
     if actor is not None:
@@ -332,6 +354,7 @@ def revoke(dbs: Session, certificate: Certificate, reason: str, actor: Any) -> C
     certificate.revoked_by_id = getattr(actor, "id", None)
     dbs.flush()
     mark_certified(dbs, certificate.enrolment_id)
+    certificate_revoked.send(None, session=dbs, certificate=certificate)
     record(dbs, actor, "certificate.revoked", certificate, label=certificate.serial, reason=reason)
     log.info("certificate %s revoked by %s", certificate.serial, getattr(actor, "id", None))
     return certificate
@@ -377,6 +400,7 @@ def reissue(dbs: Session, certificate: Certificate, actor: Any,
     dbs.flush()
     render_and_store(dbs, new, template)
     mark_certified(dbs, new.enrolment_id)
+    certificate_issued.send(None, session=dbs, certificate=new)
     notify_certificates_issued(dbs, [new.id], now)   # the new PDF and verification code
     record(dbs, actor, "certificate.reissued", new, label=new.serial,
            replaces=certificate.serial, full_name=name, old_full_name=certificate.full_name)

@@ -129,6 +129,9 @@ class Enrolment(Base):
         # Covers every column the unit reports read, so they never touch the table itself.
         Index("ix_enrolments_report", "unit_id", "course_id", "source", "enrolled_at", "started_at",
               "completed_at", "due_at", "assignment_id", "quiz_score", "certified_at", "user_id"),
+        # The API's incremental pulls (updated_since, then cursor) and completion statements.
+        Index("ix_enrolments_updated", "updated_at", "id"),
+        Index("ix_enrolments_completed", "completed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -62,6 +62,14 @@ class ImportRow:
     person_id: int | None = None
     # Columns the file has: an absent optional column leaves that field as it is.
     columns: frozenset[str] = frozenset(COLUMNS)
+    # Rows sent through the API are named by a JSON Pointer (e.g. /people/3), not a line.
+    pointer: str | None = None
+    # The column each problem is about (None: the row as a whole), parallel to ``problems``.
+    problem_fields: list[str | None] = field(default_factory=list)
+
+    def problem(self, column: str | None, message: str) -> None:
+        self.problems.append(message)
+        self.problem_fields.append(column)
 
 
 @dataclass
@@ -182,6 +190,14 @@ def read_table(filename: str, content: bytes, max_bytes: int) -> tuple[list[Impo
     return rows, notices
 
 
+def row_from_mapping(line: int, values: dict[str, str | None], pointer: str | None = None) -> ImportRow:
+    """A row built from a mapping of our columns (e.g. an item of the API's staff sync);
+    a column absent or None is treated like a column the file does not have."""
+    present = frozenset(key for key in COLUMNS if values.get(key) is not None)
+    return ImportRow(line=line, values={key: clean(values.get(key) or "") for key in COLUMNS},
+                     columns=present | frozenset(REQUIRED), pointer=pointer)
+
+
 # ---------------------------------------------------------------- checking
 
 def _chunks(values: list[str], size: int = 900) -> Iterable[list[str]]:
@@ -204,55 +220,60 @@ def check_rows(dbs: Session, rows: list[ImportRow]) -> None:
     emails = {clean(r.values["email"]).lower() for r in rows}
     by_code = _existing(dbs, User.employee_code, codes)
     by_email = _existing(dbs, User.email, emails)
-    seen_codes: dict[str, int] = {}
-    seen_emails: dict[str, int] = {}
+    seen_codes: dict[str, ImportRow] = {}
+    seen_emails: dict[str, ImportRow] = {}
     for row in rows:
         _check_row(row, units, by_code, by_email, seen_codes, seen_emails)
 
 
 def _check_row(row: ImportRow, units: dict[str, Unit], by_code: dict[str, User],
-               by_email: dict[str, User], seen_codes: dict[str, int],
-               seen_emails: dict[str, int]) -> None:
+               by_email: dict[str, User], seen_codes: dict[str, ImportRow],
+               seen_emails: dict[str, ImportRow]) -> None:
     v = row.values
     code, email = v["employee_code"].upper(), v["email"].lower()
-    problems = row.problems
     if any("\ufffd" in value for value in v.values()):
-        problems.append(_("Characters that are not valid UTF-8 (bad encoding)."))
+        row.problem(None, _("Characters that are not valid UTF-8 (bad encoding)."))
     if not code:
-        problems.append(_("The employee code is missing."))
+        row.problem("employee_code", _("The employee code is missing."))
     elif code in seen_codes:
-        problems.append(_("The employee code %(code)s is also on line %(line)d.",
-                          code=code, line=seen_codes[code]))
+        first = seen_codes[code]
+        row.problem("employee_code", _(
+            "The employee code %(code)s is also in %(pointer)s.", code=code, pointer=first.pointer)
+            if first.pointer else _("The employee code %(code)s is also on line %(line)d.",
+                                    code=code, line=first.line))
     if not v["full_name"]:
-        problems.append(_("The full name is missing."))
+        row.problem("full_name", _("The full name is missing."))
     if not email:
-        problems.append(_("The e-mail is missing."))
+        row.problem("email", _("The e-mail is missing."))
     elif "@" not in email or " " in email or email.startswith("@") or email.endswith("@"):
-        problems.append(_("“%(email)s” is not a valid e-mail address.", email=v["email"]))
+        row.problem("email", _("“%(email)s” is not a valid e-mail address.", email=v["email"]))
     elif email in seen_emails:
-        problems.append(_("The e-mail %(email)s is also on line %(line)d.",
-                          email=email, line=seen_emails[email]))
+        first = seen_emails[email]
+        row.problem("email", _(
+            "The e-mail %(email)s is also in %(pointer)s.", email=email, pointer=first.pointer)
+            if first.pointer else _("The e-mail %(email)s is also on line %(line)d.",
+                                    email=email, line=first.line))
     for column, limit in MAX_LENGTHS.items():
         if len(v[column]) > limit:
-            problems.append(_("The %(column)s is longer than %(n)d characters.",
-                              column=COLUMN_LABELS[column], n=limit))
+            row.problem(column, _("The %(column)s is longer than %(n)d characters.",
+                                  column=COLUMN_LABELS[column], n=limit))
     unit = units.get(v["unit_code"].upper())
     if not v["unit_code"]:
-        problems.append(_("The unit code is missing."))
+        row.problem("unit_code", _("The unit code is missing."))
     elif unit is None:
-        problems.append(_("Unknown unit code %(code)s.", code=v["unit_code"]))
+        row.problem("unit_code", _("Unknown unit code %(code)s.", code=v["unit_code"]))
     elif not unit.is_active:
-        problems.append(_("The unit %(code)s is deactivated.", code=unit.code))
+        row.problem("unit_code", _("The unit %(code)s is deactivated.", code=unit.code))
     person = by_code.get(code)
     owner = by_email.get(email)
     if owner is not None and (person is None or owner.id != person.id):
-        problems.append(_("The e-mail %(email)s already belongs to %(name)s (%(code)s).",
-                          email=email, name=owner.full_name, code=owner.employee_code))
+        row.problem("email", _("The e-mail %(email)s already belongs to %(name)s (%(code)s).",
+                               email=email, name=owner.full_name, code=owner.employee_code))
     if code:
-        seen_codes.setdefault(code, row.line)
+        seen_codes.setdefault(code, row)
     if email:
-        seen_emails.setdefault(email, row.line)
-    if problems:
+        seen_emails.setdefault(email, row)
+    if row.problems:
         row.status = "error"
         return
     data = _person_data(row, unit, person)
@@ -324,12 +345,29 @@ def apply_import(dbs: Session, actor: Any, upload: StaffImport, max_bytes: int,
             "%(num)d row has problems, so nothing was imported. Correct the file and upload it again.",
             "%(num)d rows have problems, so nothing was imported. Correct the file and upload it again.",
             len(preview.errors)))
+    result = write_rows(dbs, preview.rows, password_hash)
+    upload.applied_at = utcnow()
+    upload.summary = f"created={result.created} updated={result.updated} unchanged={result.unchanged}"
+    record(dbs, actor, "staff.imported", upload, created=result.created, updated=result.updated,
+           unchanged=result.unchanged, sha256=upload.sha256)
+    dbs.flush()
+    return result
+
+
+def write_rows(dbs: Session, rows: list[ImportRow], password_hash: str | None = None) -> ImportResult:
+    """Create and update the people of rows checked by ``check_rows`` (none with a problem).
+
+    New accounts get ``password_hash`` (None: no password until one is set for them) and
+    must change it at their first sign-in.
+    """
+    if any(row.status == "error" for row in rows):
+        raise ValueError("rows with problems cannot be written")
     units = {u.code: u for u in dbs.scalars(select(Unit))}
     existing = {p.id: p for p in dbs.scalars(select(User).where(
-        User.id.in_([r.person_id for r in preview.rows if r.status == "update"])))}
+        User.id.in_([r.person_id for r in rows if r.status == "update"])))}
     new_people = []
     moved: list[int] = []
-    for row in preview.rows:
+    for row in rows:
         unit = units[row.values["unit_code"].upper()]
         if row.status == "new":
             data = _person_data(row, unit, None)
@@ -347,12 +385,7 @@ def apply_import(dbs: Session, actor: Any, upload: StaffImport, max_bytes: int,
                 setattr(person, key, getattr(data, key))
             set_derived_names(person)
     dbs.add_all(new_people)
-    result = ImportResult(created=len(new_people), updated=preview.count("update"),
-                          unchanged=preview.count("unchanged"))
-    upload.applied_at = utcnow()
-    upload.summary = f"created={result.created} updated={result.updated} unchanged={result.unchanged}"
-    record(dbs, actor, "staff.imported", upload, created=result.created, updated=result.updated,
-           unchanged=result.unchanged, sha256=upload.sha256)
     dbs.flush()
     placed(dbs, [p.id for p in new_people] + moved)
-    return result
+    return ImportResult(created=len(new_people), updated=sum(r.status == "update" for r in rows),
+                        unchanged=sum(r.status == "unchanged" for r in rows))

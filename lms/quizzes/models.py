@@ -140,6 +140,7 @@ class Attempt(Base):
         Index("uq_quiz_attempts_one_open", "quiz_id", "user_id", unique=True,
               sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
         Index("ix_quiz_attempts_user_quiz", "user_id", "quiz_id"),
+        Index("ix_quiz_attempts_submitted", "submitted_at"),  # the API's statements by period
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

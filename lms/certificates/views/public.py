@@ -12,9 +12,9 @@ from flask import current_app, render_template, request
 from sqlalchemy.orm import Session
 
 from lms.certificates import services
-from lms.certificates.models import Certificate, CertificateTemplate
+from lms.certificates.models import Certificate
 from lms.certificates.views import bp
-from lms.db import db, utcnow
+from lms.db import db
 from lms.extensions import limiter
 
 SERIAL_RE = re.compile(r"^[A-Z0-9]{1,20}-\d{4}-\d{6,}$")
@@ -26,24 +26,7 @@ def verify_rate_limit() -> str:
 
 
 def _result(dbs: Session, certificate: Certificate | None) -> dict | None:
-    """The few facts the public may see about a certificate."""
-    if certificate is None:
-        return None
-    template = certificate.template or (dbs.get(CertificateTemplate, certificate.template_id)
-                                        if certificate.template_id else None)
-    return {
-        "status": services.status_of(certificate, utcnow()),
-        "full_name": certificate.full_name,
-        "course_title": certificate.course_title,
-        "course_title_en": certificate.course_title_en,
-        "completed_at": certificate.completed_at,
-        "issued_at": certificate.issued_at,
-        "expires_at": certificate.expires_at,
-        "revoked_at": certificate.revoked_at,
-        "revoked_reason": certificate.revoked_reason,
-        "serial": certificate.serial,
-        "issuer": (template.issuer_name if template else "") or "Bộ Ngoại giao",
-    }
+    return services.public_facts(dbs, certificate) if certificate is not None else None
 
 
 def _page(result: dict | None, asked: str, serial: str = ""):
