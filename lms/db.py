@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from flask import Flask, current_app, g, request
-from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy import ColumnElement, DateTime, MetaData, create_engine, event, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -89,6 +89,22 @@ def writes(view: Any) -> Any:
     transaction begins IMMEDIATE like a POST's."""
     view.writes = True
     return view
+
+
+def claim_due(dbs: Session, model: Any, due: ColumnElement[bool], order_by: tuple,
+              limit: int, **values: Any) -> list[int]:
+    """Take up to ``limit`` rows of ``model`` matching ``due`` for this process: one
+    UPDATE … RETURNING that sets ``values``, committed at once. Another process running the
+    same statement gets other rows, or none (PostgreSQL skips rows another claim has locked;
+    SQLite runs one writer at a time)."""
+    pick = select(model.id).where(due).order_by(*order_by).limit(limit)
+    if dbs.get_bind().dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True, of=model)
+    ids = list(dbs.scalars(
+        update(model).where(model.id.in_(pick.scalar_subquery()), due).values(**values)
+        .returning(model.id).execution_options(synchronize_session=False)))
+    dbs.commit()
+    return sorted(ids)
 
 
 class Database:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from lms.api.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from lms.api.webhooks import PING, decrypt_secret, iso, sign
+from lms.db import claim_due
 from lms.notify.outbox import backoff
 
 log = logging.getLogger(__name__)
@@ -77,19 +78,10 @@ def due_clause(now: datetime):
 
 
 def claim_batch(dbs: Session, now: datetime, limit: int = BATCH_SIZE) -> list[int]:
-    """Take up to ``limit`` due rows for this process (one UPDATE … RETURNING, committed)."""
-    pick = (select(WebhookDelivery.id).where(due_clause(now))
-            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(limit))
-    if dbs.get_bind().dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True, of=WebhookDelivery)
-    ids = list(dbs.scalars(
-        update(WebhookDelivery)
-        .where(WebhookDelivery.id.in_(pick.scalar_subquery()), due_clause(now))
-        .values(status=DeliveryStatus.SENDING.value, claimed_at=now)
-        .returning(WebhookDelivery.id)
-        .execution_options(synchronize_session=False)))
-    dbs.commit()
-    return sorted(ids)
+    """Take up to ``limit`` due rows for this process (see ``lms.db.claim_due``)."""
+    return claim_due(dbs, WebhookDelivery, due_clause(now),
+                     (WebhookDelivery.next_attempt_at, WebhookDelivery.id), limit,
+                     status=DeliveryStatus.SENDING.value, claimed_at=now)
 
 
 @dataclass(frozen=True)

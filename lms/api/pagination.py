@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 from flask import request
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy import ColumnElement, Select, literal, tuple_
 from sqlalchemy.orm import Session
 
 from lms.api.problems import ApiProblem
@@ -54,13 +54,10 @@ def decode_cursor(cursor: str, kinds: Sequence[type]) -> list[Any]:
 
 
 def after(columns: Sequence[ColumnElement[Any]], values: Sequence[Any]) -> ColumnElement[bool]:
-    """Rows whose key comes after ``values`` in ascending order (a row-value comparison
-    written out, since SQLite and PostgreSQL both index it this way)."""
-    clauses = []
-    for index, column in enumerate(columns):
-        equal = [columns[i] == values[i] for i in range(index)]
-        clauses.append(and_(*equal, column > values[index]))
-    return or_(*clauses)
+    """Rows whose key comes after ``values`` in ascending order: a row-value comparison,
+    which SQLite and PostgreSQL both answer with one range scan of the key's index."""
+    return tuple_(*columns) > tuple_(*(literal(value, type_=column.type)
+                                       for column, value in zip(columns, values, strict=True)))
 
 
 def limit_arg() -> int:

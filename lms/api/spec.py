@@ -137,6 +137,67 @@ def operation(operation_id: str, summary: Any, *, scope: str, tag: str, response
     return op
 
 
+PERSON_REF = {
+    "type": "object", "required": ["employee_code", "full_name", "email", "unit_code"],
+    "properties": {"employee_code": {"type": "string"}, "full_name": {"type": "string"},
+                   "email": {"type": "string"}, "unit_code": {"type": ["string", "null"]}},
+}
+COURSE_REF = {"type": "object", "required": ["slug", "title"],
+              "properties": {"slug": {"type": "string"}, "title": {"type": "string"}}}
+EVENT_DATA = {
+    "course.completed": {
+        "type": "object", "required": ["enrolment_id", "completed_at", "person", "course"],
+        "properties": {"enrolment_id": {"type": "integer"}, "completed_at": DATETIME,
+                       "person": PERSON_REF, "course": COURSE_REF}},
+    "certificate": {
+        "type": "object",
+        "required": ["serial", "code", "verify_url", "issued_at", "person", "course"],
+        "properties": {
+            "serial": {"type": "string"}, "code": {"type": "string"},
+            "verify_url": {"type": "string", "format": "uri"},
+            "enrolment_id": {"type": ["integer", "null"]}, "completed_at": DATETIME,
+            "issued_at": DATETIME, "expires_at": NULLABLE_DATETIME,
+            "revoked_at": NULLABLE_DATETIME, "reason": NULLABLE_STRING,
+            "person": PERSON_REF, "course": COURSE_REF}},
+}
+SIGNATURE_HEADERS = [
+    {"name": "X-LMS-Event", "in": "header", "required": True, "schema": {"type": "string"},
+     "description": _l("The event, as in the body's type.")},
+    {"name": "X-LMS-Delivery", "in": "header", "required": True,
+     "schema": {"type": "string", "format": "uuid"},
+     "description": _l("The same on every attempt of one delivery: drop a repeat.")},
+    {"name": "X-LMS-Timestamp", "in": "header", "required": True, "schema": {"type": "integer"},
+     "description": _l("Unix time of this attempt: refuse one older than 5 minutes.")},
+    {"name": "X-LMS-Signature", "in": "header", "required": True, "schema": {"type": "string"},
+     "description": _l("v1=<hex HMAC-SHA256 of “<timestamp>.<body>” with the endpoint's "
+                       "secret>.")},
+]
+
+
+def webhooks_section() -> dict[str, Any]:
+    """What a registered endpoint receives (OpenAPI 3.1 ``webhooks``)."""
+    from lms.api.models import WebhookEvent
+    from lms.api.webhooks import EVENT_LABELS
+
+    section = {}
+    for event in WebhookEvent:
+        data = EVENT_DATA["course.completed" if event is WebhookEvent.COURSE_COMPLETED
+                          else "certificate"]
+        section[event.value] = {"post": {
+            "operationId": "event-" + event.value.replace(".", "-"),
+            "summary": EVENT_LABELS[event.value],
+            "parameters": SIGNATURE_HEADERS,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["id", "type", "created_at", "data"],
+                "properties": {"id": {"type": "string", "format": "uuid"},
+                               "type": {"const": event.value}, "created_at": DATETIME,
+                               "data": data}}}}},
+            "responses": {"2XX": {"description": _l("Received: answer quickly; anything "
+                                                    "else is retried later.")}},
+        }}
+    return section
+
+
 def _resolve(value: Any) -> Any:
     """Lazy strings become the current language's text, everywhere in the document."""
     if isinstance(value, LazyString):
@@ -172,6 +233,7 @@ def openapi_document() -> dict[str, Any]:
         "servers": [{"url": "/api/v1"}],
         "tags": tags,
         "paths": paths,
+        "webhooks": webhooks_section(),
         "components": {
             "schemas": schemas,
             "parameters": PARAMETERS,

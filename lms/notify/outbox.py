@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import String, and_, cast, exists, func, literal, null, or_, select, update
 from sqlalchemy.orm import Session
 
-from lms.db import sqlite_write_intent
+from lms.db import claim_due, sqlite_write_intent
 from lms.notify.email import (
     RenderedEmail,
     language_of,
@@ -133,20 +133,10 @@ def due_clause(now: datetime):
 
 
 def claim_batch(dbs: Session, now: datetime, limit: int = BATCH_SIZE) -> list[int]:
-    """Take up to ``limit`` due rows for this process (one UPDATE … RETURNING, committed).
-    Another process running the same statement gets other rows, or none."""
-    pick = (select(OutboxEmail.id).where(due_clause(now))
-            .order_by(OutboxEmail.next_attempt_at, OutboxEmail.id).limit(limit))
-    if dbs.get_bind().dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True)
-    ids = list(dbs.scalars(
-        update(OutboxEmail)
-        .where(OutboxEmail.id.in_(pick.scalar_subquery()), due_clause(now))
-        .values(status=OutboxStatus.SENDING.value, claimed_at=now)
-        .returning(OutboxEmail.id)
-        .execution_options(synchronize_session=False)))
-    dbs.commit()
-    return sorted(ids)
+    """Take up to ``limit`` due rows for this process (see ``lms.db.claim_due``)."""
+    return claim_due(dbs, OutboxEmail, due_clause(now),
+                     (OutboxEmail.next_attempt_at, OutboxEmail.id), limit,
+                     status=OutboxStatus.SENDING.value, claimed_at=now)
 
 
 # ---------------------------------------------------------------- reading and rendering

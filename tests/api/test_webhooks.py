@@ -579,3 +579,22 @@ def test_one_event_queued_by_two_transactions_at_once_is_queued_once(committed):
         assert count == 1
     finally:
         _clear(committed)
+
+
+def test_every_queued_payload_matches_the_documents_webhooks_section(dbs, factory, client):
+    import jsonschema_rs
+
+    endpoint_for(dbs, "https://hr.example/in", [COMPLETED, ISSUED, REVOKED])
+    _learner, _course, enrolment = completed_learner(dbs, factory)
+    certificate = dbs.scalar(select(Certificate).where(Certificate.enrolment_id == enrolment.id))
+    certificates.revoke(dbs, certificate, "Cấp nhầm", factory.admin())
+    dbs.flush()
+    document = client.get("/api/v1/openapi.json").get_json()
+    deliveries = list(dbs.scalars(select(WebhookDelivery)))
+    assert {d.event for d in deliveries} == {COMPLETED, ISSUED, REVOKED}
+    for queued in deliveries:
+        schema = document["webhooks"][queued.event]["post"]["requestBody"]["content"][
+            "application/json"]["schema"]
+        errors = [e.message for e in jsonschema_rs.validator_for(schema).iter_errors(
+            queued.payload)]
+        assert errors == [], (queued.event, errors)

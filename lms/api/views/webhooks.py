@@ -127,28 +127,28 @@ def rotate(endpoint_id: int):
     return _show_secret(endpoint, secret, created=False)
 
 
-@bp.route("/<int:endpoint_id>/deactivate", methods=["POST"], endpoint="deactivate")
-@login_required
-def deactivate(endpoint_id: int):
+def _set_active(endpoint_id: int, active: bool, message: str):
     endpoint = _endpoint(endpoint_id)
     _require_admin()
     _check_action()
-    webhooks.set_endpoint_active(db.session, current_user, endpoint, False)
+    webhooks.set_endpoint_active(db.session, current_user, endpoint, active)
     db.session.commit()
-    flash(_("The endpoint is paused: its events wait until it is active again."), "success")
+    flash(message, "success")
     return redirect(url_for("webhooks_admin.detail", endpoint_id=endpoint.id))
+
+
+@bp.route("/<int:endpoint_id>/deactivate", methods=["POST"], endpoint="deactivate")
+@login_required
+def deactivate(endpoint_id: int):
+    return _set_active(endpoint_id, False, _(
+        "The endpoint is paused: its events wait until it is active again."))
 
 
 @bp.route("/<int:endpoint_id>/activate", methods=["POST"], endpoint="activate")
 @login_required
 def activate(endpoint_id: int):
-    endpoint = _endpoint(endpoint_id)
-    _require_admin()
-    _check_action()
-    webhooks.set_endpoint_active(db.session, current_user, endpoint, True)
-    db.session.commit()
-    flash(_("The endpoint is active: waiting events are sent within a minute."), "success")
-    return redirect(url_for("webhooks_admin.detail", endpoint_id=endpoint.id))
+    return _set_active(endpoint_id, True, _(
+        "The endpoint is active: waiting events are sent within a minute."))
 
 
 @bp.route("/<int:endpoint_id>/ping", methods=["POST"], endpoint="ping")
