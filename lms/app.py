@@ -1,7 +1,6 @@
 """The application factory."""
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -36,9 +35,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if app.config["PROXY_COUNT"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_COUNT"],
                                 x_proto=app.config["PROXY_COUNT"])
-    logging.basicConfig(level=app.config["LOG_LEVEL"],
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    from lms.ops.logs import configure_logging
+
+    configure_logging(app)
 
     db.init_app(app)
     _init_extensions(app)
@@ -78,6 +77,7 @@ def _register_blueprints(app: Flask) -> None:
     from lms.home import bp as home_bp
     from lms.mentoring import views as mentoring
     from lms.notify import views as notify
+    from lms.ops import views as ops
     from lms.org.views import bp as org_bp
     from lms.quizzes import views as quizzes
     from lms.reports import views as reports
@@ -91,3 +91,4 @@ def _register_blueprints(app: Flask) -> None:
     mentoring.init_app(app)
     notify.init_app(app)
     api.init_app(app)
+    ops.init_app(app)

@@ -189,6 +189,7 @@ def register_commands(app: Flask) -> None:
     from lms.certificates.cli import certificates_work, issue_certificates
     from lms.courses.cli import export_course, import_course
     from lms.mentoring.cli import escalate_help_command
+    from lms.ops.cli import backup_command, restore_command
     from lms.quizzes.cli import close_expired_attempts, import_gift
     from lms.reports.cli import take_snapshot_command
     from lms.scheduler import command as scheduler_command
@@ -206,6 +207,8 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(create_admin)
     app.cli.add_command(import_staff)
     app.cli.add_command(seed_demo)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
 
 
 def _create_app_for_cli():

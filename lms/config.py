@@ -152,12 +152,21 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "EMAIL_MAX_TRIES": _int(environ, "EMAIL_MAX_TRIES", 8),
         # API: calls per token (flask-limiter syntax); webhooks: attempts and wait per attempt.
         "API_RATE_LIMIT": _env(environ, "API_RATE_LIMIT", "600 per minute"),
+        "API_CALL_LOG_DAYS": _int(environ, "API_CALL_LOG_DAYS", 180),
         "WEBHOOK_MAX_TRIES": _int(environ, "WEBHOOK_MAX_TRIES", 10),
         "WEBHOOK_TIMEOUT": _int(environ, "WEBHOOK_TIMEOUT", 10),
         "BABEL_DEFAULT_LOCALE": _env(environ, "DEFAULT_LOCALE", "vi"),
         "BABEL_DEFAULT_TIMEZONE": _env(environ, "DEFAULT_TIMEZONE", "Asia/Ho_Chi_Minh"),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the (server-checked) session
         "LOG_LEVEL": (_env(environ, "LOG_LEVEL", "INFO") or "INFO").upper(),
+        # Operations: log lines as JSON (one per request) or text; Prometheus metrics at
+        # /metrics when enabled (with a bearer token when one is set); the scheduler counts as
+        # down for /readyz when its heartbeat is older than this; where `lms backup` writes.
+        "LOG_FORMAT": (_env(environ, "LOG_FORMAT", "text") or "text").lower(),
+        "METRICS_ENABLED": _bool(environ, "METRICS"),
+        "METRICS_TOKEN": _env(environ, "METRICS_TOKEN", "") or "",
+        "SCHEDULER_STALE_SECONDS": _int(environ, "SCHEDULER_STALE_SECONDS", 180),
+        "BACKUP_PATH": _env(environ, "BACKUP_PATH", str(folder / "backups")),
         "PAGE_SIZE": _int(environ, "PAGE_SIZE", 50),
         # argon2id cost; tests lower it, production keeps the library's defaults.
         "ARGON2_TIME_COST": _int(environ, "ARGON2_TIME_COST", 3),

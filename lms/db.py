@@ -81,7 +81,10 @@ def make_engine(url: str, busy_timeout_ms: int = 15000) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if sqlite_write_intent.get() else "BEGIN")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # A database host that does not answer fails a request in seconds (a 503 page), not
+    # after the operating system's TCP timeout.
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                         connect_args={"connect_timeout": 5})
 
 
 def writes(view: Any) -> Any:

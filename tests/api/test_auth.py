@@ -102,3 +102,22 @@ def test_a_method_the_path_does_not_take_is_a_405_problem(api, new_token):
     response = api.post("/progress", {}, token)
     assert response.status_code == 405 and response.mimetype == PROBLEM_JSON
     assert "GET" in response.headers["Allow"]
+
+
+def test_the_call_log_keeps_the_configured_number_of_days(app, dbs, new_token, monkeypatch):
+    from datetime import timedelta
+
+    from lms.api.tasks import prune_call_log
+    from lms.db import utcnow
+
+    monkeypatch.setitem(app.config, "API_CALL_LOG_DAYS", 30)
+    new_token(["progress:read"], name="Báo cáo")
+    client_id = dbs.scalar(select(ApiClient.id).where(ApiClient.name == "Báo cáo"))
+    now = utcnow()
+    for days in (40, 31, 29, 1):
+        dbs.add(ApiCall(client_id=client_id, created_at=now - timedelta(days=days), method="GET",
+                        path=f"/api/v1/progress?d={days}", status=200))
+    dbs.flush()
+    assert prune_call_log(dbs, now).startswith("2 ")
+    kept = sorted(dbs.scalars(select(ApiCall.path).where(ApiCall.client_id == client_id)))
+    assert kept == ["/api/v1/progress?d=1", "/api/v1/progress?d=29"]

@@ -24,7 +24,7 @@ from lms.api.clients import ApiPrincipal, client_for_token, principal_for
 from lms.api.models import ApiCall, ApiClient
 from lms.api.problems import ApiProblem, default_detail, problem_response
 from lms.db import db, sqlite_write_intent, utcnow
-from lms.errors import DomainError
+from lms.errors import DomainError, database_unavailable, is_database_unavailable
 from lms.extensions import client_address, csrf, limiter
 
 log = logging.getLogger(__name__)
@@ -228,6 +228,8 @@ def _retry_after(exc: HTTPException) -> int:
 
 
 def _unexpected(exc: Exception):
+    if is_database_unavailable(exc):    # 503 with Retry-After while the database is down
+        return database_unavailable(exc)
     log.exception("api: unhandled error on %s %s", request.method, request.path)
     db.session.rollback()
     return problem_response(500, default_detail(500))
