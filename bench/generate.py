@@ -572,6 +572,14 @@ def pg_detach(conn: Any, table: str) -> list[str]:
         "JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = %s::regclass "
         "AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid "
         "AND k.conrelid = i.indrelid) ORDER BY c.relname", (table,)).fetchall()
+    # Foreign keys of other tables that point at this one (e.g. certificates -> enrolments)
+    # would refuse the TRUNCATE before the COPY.
+    pointing = conn.execute(
+        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE confrelid = %s::regclass AND contype = 'f' AND conrelid <> confrelid "
+        "ORDER BY 1, 2", (table,)).fetchall()
+    for other, name, _definition in pointing:
+        conn.execute(f'ALTER TABLE {other} DROP CONSTRAINT "{name}"')
     for name, _definition in indexes:
         conn.execute(f'DROP INDEX "{name}"')
     for name, _definition, _kind in constraints:
@@ -580,6 +588,8 @@ def pg_detach(conn: Any, table: str) -> list[str]:
     # Unique constraints (their indexes) first, foreign keys after.
     restore += [f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
                 for name, definition, kind in sorted(constraints, key=lambda c: c[2] != "u")]
+    restore += [f'ALTER TABLE {other} ADD CONSTRAINT "{name}" {definition}'
+                for other, name, definition in pointing]
     return restore
 
 

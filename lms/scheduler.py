@@ -14,8 +14,10 @@ from datetime import datetime
 
 from flask import Flask
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from lms.db import db
 from lms.notify.jobs import Job, run_job
 from lms.notify.models import apscheduler_jobs
 
@@ -70,10 +72,30 @@ def build_scheduler(app: Flask, blocking: bool = True):
     kind = BlockingScheduler if blocking else BackgroundScheduler
     scheduler = kind(jobstores={"default": store}, timezone="UTC", job_defaults={
         "coalesce": True, "max_instances": 1, "misfire_grace_time": 24 * 3600})
+    missed = _missed_runs(app)
     for job in all_jobs().values():
+        # A run missed while no scheduler was up keeps its time, so the misfire rules run it
+        # once (coalesced) at start; replacing the job would move it to the next period.
+        extra = {"next_run_time": missed[job.id]} if job.id in missed else {}
         scheduler.add_job("lms.scheduler:_fire", "cron", args=[job.id], id=job.id,
-                          name=job.id, replace_existing=True, **job.trigger)
+                          name=job.id, replace_existing=True, **job.trigger, **extra)
     return scheduler
+
+
+def _missed_runs(app: Flask) -> dict[str, datetime]:
+    """Jobs whose stored next run is already past (the scheduler was down then)."""
+    from lms.db import utcnow
+
+    with app.app_context():
+        try:
+            stored = next_runs(db.session)
+        except SQLAlchemyError:   # no job store yet: a first start
+            return {}
+        finally:
+            db.session.rollback()
+    now = utcnow()
+    return {job_id: moment for job_id, moment in stored.items()
+            if moment is not None and moment < now}
 
 
 def next_runs(dbs: Session) -> dict[str, datetime | None]:

@@ -231,6 +231,12 @@ def _deliver_batch(dbs: Session, ids: Sequence[int], now: datetime,
                       settings.timeout)
         if answer.status is None:
             unreachable[item.endpoint_id] = answer.error
+        if answer.ok:
+            # Recorded and committed at once: a process killed later in the batch leaves no
+            # delivered event looking undelivered (it would be sent again).
+            _record(dbs, now, [(item, answer, moment)], [], settings, report)
+            dbs.commit()
+            continue
         outcomes.append((item, answer, moment))
     _record(dbs, now, outcomes, released, settings, report)
     dbs.commit()

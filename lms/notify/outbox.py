@@ -314,7 +314,8 @@ def _deliver_batch(dbs: Session, ids: Sequence[int], now: datetime, settings: Ma
     """Send one claimed batch; False when the server could not be reached."""
     items = _read_batch(dbs, ids)
     dbs.commit()   # no transaction stays open while the SMTP server is talked to
-    outcomes: dict[int, tuple[str | None, Outgoing]] = {}   # id -> (error or None, item)
+    outcomes: dict[int, tuple[str | None, Outgoing]] = {}   # id -> (error, item) of failures
+    sent: set[int] = set()
     sendable = []
     for item in items:
         if item.email is None:
@@ -345,12 +346,17 @@ def _deliver_batch(dbs: Session, ids: Sequence[int], now: datetime, settings: Ma
                         sendable = sendable[index:]
                         break
                     else:
-                        outcomes[item.id] = (None, item)
+                        # Recorded and committed at once: a process killed later in the
+                        # batch leaves no sent e-mail looking unsent (it would go twice).
+                        _record(dbs, now, settings, [(None, item)], [], "", report)
+                        dbs.commit()
+                        sent.add(item.id)
                 else:
                     sendable = []
             finally:
                 _close(server)
-    waiting = [item for item in sendable if item.id not in outcomes] if unreachable else []
+    waiting = ([item for item in sendable if item.id not in outcomes and item.id not in sent]
+               if unreachable else [])
     _record(dbs, now, settings, outcomes.values(), waiting, unreachable, report)
     dbs.commit()
     return not unreachable
@@ -359,7 +365,8 @@ def _deliver_batch(dbs: Session, ids: Sequence[int], now: datetime, settings: Ma
 def _record(dbs: Session, now: datetime, settings: MailSettings,
             outcomes: Iterable[tuple[str | None, Outgoing]], waiting: Sequence[Outgoing],
             unreachable: str, report: DeliveryReport) -> None:
-    """Every outcome of a batch in one executemany UPDATE."""
+    """Outcomes in one executemany UPDATE (each sent e-mail is recorded alone, as soon as the
+    server has taken it)."""
     rows: list[dict[str, Any]] = []
     for error, item in outcomes:
         tries = item.tries + 1

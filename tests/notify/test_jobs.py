@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from lms import create_app
 from lms.cli import upgrade_database
-from lms.db import db
+from lms.db import db, utcnow
 from lms.notify import jobs
 from lms.notify.jobs import STALE_AFTER, Job, claim, daily, hourly, run_job
 from lms.notify.models import JobRun, JobRunStatus
@@ -137,6 +137,35 @@ def test_the_schedule_is_kept_in_the_apps_database_with_missed_runs_coalesced(co
     again.shutdown(wait=False)
     with committed.app_context():
         assert set(next_runs(db.session)) == set(all_jobs())
+
+
+def test_a_run_missed_while_the_scheduler_was_down_is_kept_for_the_restart(committed):
+    """A month-end snapshot due while no scheduler ran is not pushed to next month: the
+    restarted scheduler finds it overdue and runs it once (coalesced)."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from lms.notify.models import apscheduler_jobs
+
+    first = build_scheduler(committed, blocking=False)
+    first.start(paused=True)
+    first.shutdown(wait=False)
+    missed_at = utcnow() - timedelta(hours=3)
+    with committed.app_context():
+        db.session.execute(update(apscheduler_jobs).where(
+            apscheduler_jobs.c.id == "reports.month_end_snapshot").values(
+            next_run_time=missed_at.timestamp()))
+        db.session.commit()
+    again = build_scheduler(committed, blocking=False)
+    again.start(paused=True)
+    try:
+        job = again.get_job("reports.month_end_snapshot")
+        assert abs((job.next_run_time - missed_at).total_seconds()) < 1
+        others = [j for j in again.get_jobs() if j.id != "reports.month_end_snapshot"]
+        assert all(j.next_run_time > utcnow() - timedelta(minutes=2) for j in others)
+    finally:
+        again.shutdown(wait=False)
 
 
 def test_the_command_lists_and_runs_jobs(lms):
