@@ -100,11 +100,15 @@ def claim_due(dbs: Session, model: Any, due: ColumnElement[bool], order_by: tupl
     UPDATE … RETURNING that sets ``values``, committed at once. Another process running the
     same statement gets other rows, or none (PostgreSQL skips rows another claim has locked;
     SQLite runs one writer at a time)."""
-    pick = select(model.id).where(due).order_by(*order_by).limit(limit)
+    pick = select(model.id.label("id")).where(due).order_by(*order_by).limit(limit)
     if dbs.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True, of=model)
+    # Materialised once: as a plain subquery, PostgreSQL may scan the LIMIT again while the
+    # UPDATE runs (rows it already changed no longer match, so the next ones come) and hand
+    # out every due row at once.
+    picked = pick.cte("picked").prefix_with("MATERIALIZED", dialect="postgresql")
     ids = list(dbs.scalars(
-        update(model).where(model.id.in_(pick.scalar_subquery()), due).values(**values)
+        update(model).where(model.id.in_(select(picked.c.id)), due).values(**values)
         .returning(model.id).execution_options(synchronize_session=False)))
     dbs.commit()
     return sorted(ids)

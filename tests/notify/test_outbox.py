@@ -441,3 +441,21 @@ def test_a_process_killed_mid_batch_leaves_what_was_sent_recorded_as_sent(
     deliver_due(dbs, NOW + timedelta(hours=1), smtp_server.settings(), batch_size=10)
     assert len(smtp_server.messages) == 5                   # three more, none twice
     assert len({m.message["Message-ID"] for m in smtp_server.messages}) == 5
+
+
+def test_a_claim_takes_no_more_than_the_batch_size(dbs, factory, people):
+    """On PostgreSQL a LIMIT … FOR UPDATE SKIP LOCKED subquery inside the UPDATE can be
+    scanned again while the UPDATE runs and hand out more rows than asked: a killed process
+    would then strand them all. The pick is materialised once."""
+    from lms.notify.outbox import claim_batch
+
+    mentor = people["mentor"]
+    learners = [factory.person() for _ in range(12)]
+    for round_ in range(10):
+        for learner in learners:
+            nudge(dbs, learner, mentor, f"Tin {round_}")
+    dbs.flush()
+    assert dbs.scalar(select(func.count()).select_from(OutboxEmail)) == 120
+    assert len(claim_batch(dbs, NOW, limit=7)) == 7
+    assert dbs.scalar(select(func.count()).select_from(OutboxEmail).where(
+        OutboxEmail.status == OutboxStatus.SENDING.value)) == 7
