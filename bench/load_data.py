@@ -19,9 +19,7 @@ mixed workload needs on top of it.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import os
 import random
 import secrets
 import sys
@@ -32,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import _common  # noqa: E402
+from bench.sessions import learning_paths, signed_cookies  # noqa: E402
 
 USER_AGENT = "lms-bench-load"
 QUIZ_SLUG = "bench-load-quiz"
@@ -87,10 +86,9 @@ def add_extras(url: str, learners: int, heads: int, mentors: int, certificates: 
     from lms.auth.sessions import start_session
     from lms.certificates.models import Certificate
     from lms.courses import authoring
-    from lms.courses.models import Course, CourseStatus, Enrolment, Lesson, Module
+    from lms.courses.models import Course, Enrolment
     from lms.courses.services import enrol
     from lms.db import db, utcnow
-    from lms.extensions import login_manager
     from lms.mentoring.models import Mentorship
     from lms.notify.models import OutboxEmail
     from lms.notify.services import notify
@@ -190,33 +188,13 @@ def add_extras(url: str, learners: int, heads: int, mentors: int, certificates: 
         tokens = {uid: session_of(u) for uid, u in {**people, **heads_users, **mentor_users}.items()}
         dbs.commit()
 
-        enrolled: dict[int, list[str]] = {}
-        for user_id, slug in dbs.execute(
-                select(Enrolment.user_id, Course.slug).join(Course, Course.id == Enrolment.course_id)
-                .where(Enrolment.user_id.in_(chosen), Course.status == CourseStatus.PUBLISHED.value)
-                .order_by(Enrolment.user_id, Course.slug)):
-            enrolled.setdefault(user_id, []).append(slug)
-        keys: dict[str, list[str]] = {}
-        for slug, key in dbs.execute(
-                select(Course.slug, Lesson.key).join(Lesson, Lesson.course_id == Course.id)
-                .join(Module, Module.id == Lesson.module_id)
-                .where(Lesson.is_archived.is_(False), Module.is_archived.is_(False))
-                .order_by(Course.slug, Module.position, Lesson.position)):
-            keys.setdefault(slug, []).append(key)
+        enrolled, keys = learning_paths(dbs, chosen)
         unit_codes = dict(dbs.execute(select(Unit.id, Unit.code)).all())
         quiz_id = quiz.id
         db.engine.dispose()
 
     name = app.config["SESSION_COOKIE_NAME"]
-    cookies: dict[int, str] = {}
-    with app.test_request_context("/", environ_base={"REMOTE_ADDR": "127.0.0.1"},
-                                  headers={"User-Agent": USER_AGENT}):
-        serializer = app.session_interface.get_signing_serializer(app)
-        for user_id in sorted(tokens):
-            data = {"_user_id": str(user_id), "_fresh": True,
-                    "_id": login_manager._session_identifier_generator(), "sid": tokens[user_id],
-                    "_permanent": True, "csrf_token": hashlib.sha1(os.urandom(64)).hexdigest()}
-            cookies[user_id] = serializer.dumps(data)
+    cookies = signed_cookies(app, tokens, USER_AGENT)
     return {
         "cookie_name": name,
         "quiz_id": quiz_id, "drawn": DRAWN, "choices": CHOICES,

@@ -31,15 +31,55 @@ USER_AGENT = "lms-bench"
 TARGETS = ("bare", "learning", "course", "lesson")
 
 
+def learning_paths(dbs, user_ids) -> tuple[dict[int, list[str]], dict[str, list[str]]]:
+    """The published courses (slugs) each person is enrolled in, and each course's lesson
+    keys in reading order: what a load tool needs to make its learners' URLs."""
+    from sqlalchemy import select
+
+    from lms.courses.models import Course, CourseStatus, Enrolment, Lesson, Module
+
+    enrolled: dict[int, list[str]] = {}
+    for user_id, slug in dbs.execute(
+            select(Enrolment.user_id, Course.slug).join(Course, Course.id == Enrolment.course_id)
+            .where(Enrolment.user_id.in_(list(user_ids)),
+                   Course.status == CourseStatus.PUBLISHED.value)
+            .order_by(Enrolment.user_id, Course.slug)):
+        enrolled.setdefault(user_id, []).append(slug)
+    keys: dict[str, list[str]] = {}
+    for slug, key in dbs.execute(
+            select(Course.slug, Lesson.key).join(Lesson, Lesson.course_id == Course.id)
+            .join(Module, Module.id == Lesson.module_id)
+            .where(Lesson.is_archived.is_(False), Module.is_archived.is_(False))
+            .order_by(Course.slug, Module.position, Lesson.position)):
+        keys.setdefault(slug, []).append(key)
+    return enrolled, keys
+
+
+def signed_cookies(app, tokens: dict[int, str], user_agent: str = USER_AGENT) -> dict[int, str]:
+    """The session cookie's value for each user id (server-side session ``tokens``), signed
+    exactly as Flask signs it after a sign-in from 127.0.0.1 with ``user_agent``."""
+    from lms.extensions import login_manager
+
+    cookies: dict[int, str] = {}
+    with app.test_request_context("/", environ_base={"REMOTE_ADDR": "127.0.0.1"},
+                                  headers={"User-Agent": user_agent}):
+        serializer = app.session_interface.get_signing_serializer(app)
+        for user_id in sorted(tokens):
+            data = {"_user_id": str(user_id), "_fresh": True,
+                    "_id": login_manager._session_identifier_generator(), "sid": tokens[user_id],
+                    "_permanent": True, "csrf_token": hashlib.sha1(os.urandom(64)).hexdigest()}
+            cookies[user_id] = serializer.dumps(data)
+    return cookies
+
+
 def make_sessions(database_url: str, count: int, out: Path, seed: int = 1) -> dict[str, Path]:
     """Open COUNT sessions; returns {target: file of "path<TAB>cookie" lines}."""
     from sqlalchemy import delete, exists, select
 
     from lms.auth.models import UserSession
     from lms.auth.sessions import start_session
-    from lms.courses.models import Course, CourseStatus, Enrolment, Lesson, Module
+    from lms.courses.models import Enrolment
     from lms.db import db
-    from lms.extensions import login_manager
     from lms.org.models import RoleGrant, User
 
     _common.use_bench_environ(database_url)
@@ -58,36 +98,11 @@ def make_sessions(database_url: str, count: int, out: Path, seed: int = 1) -> di
         tokens = {user.id: start_session(dbs, user, "127.0.0.1", USER_AGENT)
                   for user in dbs.scalars(select(User).where(User.id.in_(chosen)))}
         dbs.commit()
-        enrolled: dict[int, list[str]] = {}
-        for user_id, slug in dbs.execute(
-                select(Enrolment.user_id, Course.slug).join(Course, Course.id == Enrolment.course_id)
-                .where(Enrolment.user_id.in_(chosen), Course.status == CourseStatus.PUBLISHED.value)
-                .order_by(Enrolment.user_id, Course.slug)):
-            enrolled.setdefault(user_id, []).append(slug)
-        keys: dict[str, list[str]] = {}
-        for slug, key in dbs.execute(
-                select(Course.slug, Lesson.key).join(Lesson, Lesson.course_id == Course.id)
-                .join(Module, Module.id == Lesson.module_id)
-                .where(Lesson.is_archived.is_(False), Module.is_archived.is_(False))
-                .order_by(Course.slug, Module.position, Lesson.position)):
-            keys.setdefault(slug, []).append(key)
+        enrolled, keys = learning_paths(dbs, chosen)
         db.engine.dispose()
 
     name = app.config["SESSION_COOKIE_NAME"]
-    cookies: dict[int, str] = {}
-    with app.test_request_context("/", environ_base={"REMOTE_ADDR": "127.0.0.1"},
-                                  headers={"User-Agent": USER_AGENT}):
-        serializer = app.session_interface.get_signing_serializer(app)
-        for user_id in sorted(tokens):
-            data = {
-                "_user_id": str(user_id),
-                "_fresh": True,
-                "_id": login_manager._session_identifier_generator(),
-                "sid": tokens[user_id],
-                "_permanent": True,
-                "csrf_token": hashlib.sha1(os.urandom(64)).hexdigest(),
-            }
-            cookies[user_id] = f"{name}={serializer.dumps(data)}"
+    cookies = {user_id: f"{name}={value}" for user_id, value in signed_cookies(app, tokens).items()}
 
     lines: dict[str, list[str]] = {target: [] for target in TARGETS}
     for user_id, cookie in cookies.items():

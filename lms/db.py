@@ -59,6 +59,16 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def iso_utc(moment: datetime | None) -> str | None:
+    """RFC 3339 in UTC with a Z (a naive value is taken as UTC), as the API and webhooks
+    write every moment; None stays None."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
 def make_engine(url: str, busy_timeout_ms: int = 15000) -> Engine:
     """An engine with the settings each database needs (WAL and busy timeout on SQLite)."""
     if url.startswith("sqlite"):

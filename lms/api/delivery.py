@@ -24,8 +24,8 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from lms.api.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
-from lms.api.webhooks import PING, decrypt_secret, iso, sign
-from lms.db import claim_due
+from lms.api.webhooks import PING, decrypt_secret, sign
+from lms.db import claim_due, iso_utc
 from lms.notify.outbox import backoff
 
 log = logging.getLogger(__name__)
@@ -301,7 +301,7 @@ def send_ping(target: PingTarget, now: datetime, settings: WebhookSettings | Non
         reason = "the signing secret cannot be decrypted (LMS_SECRET_KEY changed?)"
         return Answer(None, "", reason, reason=reason)
     delivery_id = str(uuid.uuid4())
-    body = body_of({"id": delivery_id, "type": PING, "created_at": iso(now),
+    body = body_of({"id": delivery_id, "type": PING, "created_at": iso_utc(now),
                     "data": {"endpoint": target.name}})
     return post(target.url, body, headers_for(target.secret, PING, delivery_id, body, now),
                 min(settings.timeout, 10))

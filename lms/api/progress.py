@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, aliased
 
 from lms.courses.models import Course, Enrolment
 from lms.courses.permissions import visible_learners_clause
+from lms.db import iso_utc
 from lms.org.models import Unit, User
 from lms.org.permissions import people_in_scopes_clause
 from lms.reports.figures import Figures
@@ -52,10 +53,6 @@ def feed_key(row: Any) -> tuple[datetime, int]:
     return row[0].updated_at, row[0].id
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
-
-
 def enrolment_json(row: Any, now: datetime) -> dict[str, Any]:
     enrolment: Enrolment = row[0]
     code, name, email, active, unit_code, slug, title = row[1:]
@@ -69,14 +66,14 @@ def enrolment_json(row: Any, now: datetime) -> dict[str, Any]:
         "assignment_id": enrolment.assignment_id,
         "status": enrolment.status,
         "progress_pct": enrolment.progress_pct,
-        "enrolled_at": _iso(enrolment.enrolled_at),
-        "started_at": _iso(enrolment.started_at),
-        "completed_at": _iso(enrolment.completed_at),
-        "due_at": _iso(enrolment.due_at),
+        "enrolled_at": iso_utc(enrolment.enrolled_at),
+        "started_at": iso_utc(enrolment.started_at),
+        "completed_at": iso_utc(enrolment.completed_at),
+        "due_at": iso_utc(enrolment.due_at),
         "overdue": bool(enrolment.due_at and not completed and enrolment.due_at < now),
         "quiz_score": enrolment.quiz_score,
-        "certified_at": _iso(enrolment.certified_at),
-        "updated_at": _iso(enrolment.updated_at),
+        "certified_at": iso_utc(enrolment.certified_at),
+        "updated_at": iso_utc(enrolment.updated_at),
     }
 
 

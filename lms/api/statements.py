@@ -16,6 +16,7 @@ from sqlalchemy.orm import Bundle, Session
 
 from lms.courses.models import Course, Enrolment
 from lms.courses.permissions import visible_learners_clause
+from lms.db import iso_utc
 from lms.org.models import Unit, User
 from lms.org.permissions import people_in_scopes_clause
 from lms.quizzes.models import Attempt, AttemptStatus, Quiz
@@ -91,10 +92,6 @@ def load_statements(dbs: Session, keys: Sequence[tuple[datetime, int, int]]) -> 
     return [made[(kind, row_id)] for _at, kind, row_id in keys if (kind, row_id) in made]
 
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
-
-
 def _actor(person: Any) -> dict[str, Any]:
     """Identified by the employee code (an e-mail address may change; the code does not)."""
     return {"objectType": "Agent", "name": person.full_name,
@@ -115,7 +112,7 @@ def _statement(key: str, person: Any, verb: str, activity: dict[str, Any],
         "object": activity,
         "result": result,
         "context": {"platform": "lms", "language": "vi-VN", **context},
-        "timestamp": _iso(at),
+        "timestamp": iso_utc(at),
         "version": XAPI_VERSION,
     }
 

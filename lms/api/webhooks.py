@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 from lms.api.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from lms.audit.services import record
 from lms.courses.models import Course, Enrolment
-from lms.db import utcnow
+from lms.db import iso_utc, utcnow
 from lms.errors import DomainError
 from lms.org.models import Unit, User
 from lms.pagination import Page, paginate
@@ -106,14 +106,6 @@ def verify_signature(secret: str, timestamp: int | str, body: bytes, header: str
     expected = sign(secret, sent, body)
     return any(hmac.compare_digest(candidate.strip(), expected)
                for candidate in (header or "").split(",") if candidate.strip())
-
-
-def iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 # ---------------------------------------------------------------- endpoints
@@ -241,7 +233,7 @@ def enqueue(dbs: Session, event: WebhookEvent, event_key: str,
         rows.append(dict(
             endpoint_id=endpoint_id, event=event.value, event_key=event_key[:200],
             delivery_id=delivery_id,
-            payload={"id": delivery_id, "type": event.value, "created_at": iso(now),
+            payload={"id": delivery_id, "type": event.value, "created_at": iso_utc(now),
                      "data": snapshot},
             status=DeliveryStatus.PENDING.value, tries=0, created_at=now, next_attempt_at=now,
             last_response="", last_error=""))
@@ -269,10 +261,10 @@ def queue_course_completed(dbs: Session, enrolment: Enrolment) -> int:
             select(*_people_columns()).select_from(Enrolment)
             .join(User, User.id == Enrolment.user_id).join(Course, Course.id == Enrolment.course_id)
             .outerjoin(Unit, Unit.id == User.unit_id).where(Enrolment.id == enrolment.id)).one()
-        return {"enrolment_id": enrolment.id, "completed_at": iso(enrolment.completed_at),
+        return {"enrolment_id": enrolment.id, "completed_at": iso_utc(enrolment.completed_at),
                 **_person_course(row)}
 
-    key = f"{WebhookEvent.COURSE_COMPLETED.value}:{enrolment.id}:{iso(enrolment.completed_at)}"
+    key = f"{WebhookEvent.COURSE_COMPLETED.value}:{enrolment.id}:{iso_utc(enrolment.completed_at)}"
     return enqueue(dbs, WebhookEvent.COURSE_COMPLETED, key, data)
 
 
@@ -289,10 +281,10 @@ def queue_certificate(dbs: Session, event: WebhookEvent, certificate: Any) -> in
         return {"serial": certificate.serial, "code": certificate.code,
                 "verify_url": verify_url(certificate.code),
                 "enrolment_id": certificate.enrolment_id,
-                "completed_at": iso(certificate.completed_at),
-                "issued_at": iso(certificate.issued_at),
-                "expires_at": iso(certificate.expires_at),
-                "revoked_at": iso(certificate.revoked_at),
+                "completed_at": iso_utc(certificate.completed_at),
+                "issued_at": iso_utc(certificate.issued_at),
+                "expires_at": iso_utc(certificate.expires_at),
+                "revoked_at": iso_utc(certificate.revoked_at),
                 "reason": certificate.revoked_reason, **_person_course(row)}
 
     return enqueue(dbs, event, f"{event.value}:{certificate.id}", data)

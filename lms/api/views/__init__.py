@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from functools import wraps
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 from flask_babel import gettext as _
@@ -114,26 +115,18 @@ def json_body() -> dict[str, Any]:
     return body
 
 
+def next_page_url(next_cursor: str | None, absolute: bool = True) -> str | None:
+    """This request's address with its arguments and the next page's cursor."""
+    if not next_cursor:
+        return None
+    args = {**request.args.to_dict(), "cursor": next_cursor}
+    return (request.base_url if absolute else request.path) + "?" + urlencode(args, quote_via=quote)
+
+
 def page_json(data: list[Any], next_cursor: str | None, **extra: Any):
     """The envelope of every list: the items, and how to get the next page."""
-    next_url = None
-    if next_cursor:
-        args = request.args.to_dict()
-        args["cursor"] = next_cursor
-        next_url = request.base_url + "?" + "&".join(
-            f"{k}={_quote(v)}" for k, v in args.items())
-    return jsonify({"data": data, "next_cursor": next_cursor, "links": {"next": next_url},
-                    **extra})
-
-
-def _quote(value: str) -> str:
-    from urllib.parse import quote
-
-    return quote(value, safe="")
-
-
-def iso(moment: datetime | None) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
+    return jsonify({"data": data, "next_cursor": next_cursor,
+                    "links": {"next": next_page_url(next_cursor)}, **extra})
 
 
 # ---------------------------------------------------------------- every request
@@ -207,24 +200,10 @@ def http_problem(exc: HTTPException):
     """An HTTP error under /api/ (also when no route matched) as a problem document."""
     db.session.rollback()
     status = exc.code or 500
-    headers = {}
-    if status == 429:
-        headers["Retry-After"] = str(_retry_after(exc))
+    headers = {}   # a 429's Retry-After is added by flask-limiter (RATELIMIT_HEADERS_ENABLED)
     if status == 405 and getattr(exc, "valid_methods", None):
         headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
     return problem_response(status, default_detail(status), headers=headers)
-
-
-def _retry_after(exc: HTTPException) -> int:
-    limit = getattr(exc, "limit", None)
-    reset = None
-    if limit is not None:
-        try:
-            window = limiter.limiter.get_window_stats(limit.limit, *limit.scope_key_args())
-            reset = int(window.reset_time - time.time()) + 1
-        except Exception:   # storage trouble: a conservative guess is still an answer
-            reset = None
-    return max(1, reset or 60)
 
 
 def _unexpected(exc: Exception):

@@ -15,20 +15,20 @@ from sqlalchemy import select
 from lms.api import progress
 from lms.api.pagination import cursor_page
 from lms.api.spec import DATETIME, NULLABLE_DATETIME, PARAMETERS, operation, page_schema, path_parameter
-from lms.api.views import bp, forbidden, iso, not_found, page_json, principal, requires_scope
+from lms.api.views import bp, forbidden, not_found, page_json, principal, requires_scope
 from lms.certificates import services
 from lms.certificates.models import Certificate
 from lms.certificates.views.public import SERIAL_RE
 from lms.courses.models import Course
 from lms.courses.permissions import can_view_learning_of
-from lms.db import db, utcnow
+from lms.db import db, iso_utc, utcnow
 
 SCOPE = "certificates:read"
 STATUSES = list(services.STATUSES)
 
 
 def _facts_json(facts: dict[str, Any]) -> dict[str, Any]:
-    return {key: iso(value) if key.endswith("_at") else value for key, value in facts.items()}
+    return {key: iso_utc(value) if key.endswith("_at") else value for key, value in facts.items()}
 
 
 @bp.get("/certificates/<code>")
@@ -74,10 +74,10 @@ def _certificate_json(certificate: Certificate, course_slug: str, now) -> dict[s
                    "title_en": certificate.course_title_en or None},
         "unit_name": certificate.unit_name,
         "hours": certificate.hours,
-        "completed_at": iso(certificate.completed_at),
-        "issued_at": iso(certificate.issued_at),
-        "expires_at": iso(certificate.expires_at),
-        "revoked_at": iso(certificate.revoked_at),
+        "completed_at": iso_utc(certificate.completed_at),
+        "issued_at": iso_utc(certificate.issued_at),
+        "expires_at": iso_utc(certificate.expires_at),
+        "revoked_at": iso_utc(certificate.revoked_at),
         "revoked_reason": certificate.revoked_reason,
         "pdf_sha256": certificate.pdf_sha256,
         "verify_url": services.verify_url(certificate.code),

@@ -22,7 +22,7 @@ from lms.api.spec import (
 )
 from lms.api.views import bp, datetime_arg, forbidden, not_found, page_json, principal, requires_scope
 from lms.courses.permissions import can_view_learning_of
-from lms.db import db, utcnow
+from lms.db import db, iso_utc, utcnow
 from lms.org.models import Unit
 from lms.reports.figures import Filters
 from lms.reports.permissions import can_view_unit_report
@@ -71,7 +71,7 @@ def unit_progress(code: str):
     g.api_summary = f"unit={unit.code}"
     return jsonify({
         "unit": progress.unit_json(unit),
-        "as_of": dashboard.at.isoformat().replace("+00:00", "Z"),
+        "as_of": iso_utc(dashboard.at),
         "total": progress.figures_json(dashboard.total.figures),
         "own": progress.figures_json(own[0].figures) if own else None,
         "sub_units": [{"unit": {"code": line.code, "name": line.name,

@@ -14,7 +14,15 @@ from lms.api.pagination import cursor_page
 from lms.api.problems import ApiProblem
 from lms.api.progress import find_unit
 from lms.api.spec import PARAMETERS, operation
-from lms.api.views import bp, datetime_arg, forbidden, not_found, principal, requires_scope
+from lms.api.views import (
+    bp,
+    datetime_arg,
+    forbidden,
+    next_page_url,
+    not_found,
+    principal,
+    requires_scope,
+)
 from lms.db import db, utcnow
 from lms.reports.permissions import can_view_unit_report
 
@@ -60,15 +68,9 @@ def statement_list():
 
 
 def _result(made: list[dict[str, Any]], next_cursor: str | None):
-    more = ""
-    if next_cursor:
-        args = request.args.to_dict()
-        args["cursor"] = next_cursor
-        from urllib.parse import urlencode
-
-        more = request.path + "?" + urlencode(args)
     # xAPI's StatementResult: "statements" and "more" (an IRL to the next page, or "").
-    return jsonify({"statements": made, "more": more, "next_cursor": next_cursor})
+    return jsonify({"statements": made, "more": next_page_url(next_cursor, absolute=False) or "",
+                    "next_cursor": next_cursor})
 
 
 # ---------------------------------------------------------------- the OpenAPI description
