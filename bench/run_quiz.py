@@ -35,6 +35,7 @@ import statistics
 import sys
 import threading
 import time
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -234,8 +235,9 @@ def _client_process(kind, port, cookies, quiz_id, until_wall, seed) -> dict:
 # ------------------------------------------------------------------ checking
 
 
-def check(url: str, ledger: dict[int, dict[int, int]]) -> dict:
-    """Count rows: every acknowledged answer stored, every attempt submitted and graded once."""
+def check(url: str, ledger: dict[int, dict[int, int]], grade_log: Path) -> dict:
+    """Count rows: every acknowledged answer stored, every attempt submitted and graded once
+    (the server appended each committed grading to ``grade_log``)."""
     from sqlalchemy import func, select
 
     from lms.db import db
@@ -273,11 +275,17 @@ def check(url: str, ledger: dict[int, dict[int, int]]) -> dict:
             select(Attempt.user_id).where(Attempt.status == "open").group_by(Attempt.user_id, Attempt.quiz_id)
             .having(func.count() > 1).subquery()))
         double = per_person_open or 0
+        gradings = Counter(int(line) for line in grade_log.read_text().split())
+        submitted = {i for i, a in attempts.items() if a.status == "submitted"}
+        graded_twice = sum(1 for n in gradings.values() if n > 1)
+        not_graded = len(submitted - set(gradings))
         db.engine.dispose()
     return {"attempts_started": len(ledger), "attempts_in_db": len(attempts),
             "answers_acknowledged": sum(len(s) for s in ledger.values()), "answers_lost": lost,
             "attempts_not_submitted": open_left, "scores_wrong": wrong_score,
-            "attempts_nobody_started": unknown, "people_with_two_open_attempts": double}
+            "attempts_nobody_started": unknown, "people_with_two_open_attempts": double,
+            "gradings": sum(gradings.values()), "attempts_graded_twice": graded_twice,
+            "submitted_never_graded": not_graded}
 
 
 # ------------------------------------------------------------------ report
@@ -333,6 +341,9 @@ def render(results: dict) -> str:
         f"- attempts left open: {c['attempts_not_submitted']}; **attempts whose score differs from "
         f"grading their stored answers once: {c['scores_wrong']}**; people with two open attempts: "
         f"{c['people_with_two_open_attempts']}",
+        f"- gradings the server committed (each appended to a log by the bench app): "
+        f"{c['gradings']:,} for {c['attempts_in_db']:,} attempts; **attempts graded twice: "
+        f"{c['attempts_graded_twice']}**; submitted attempts never graded: {c['submitted_never_graded']}",
         "",
         MARK_END,
     ]
@@ -363,6 +374,9 @@ def main() -> None:
     cookie_list = [c for _u, c in cookies]
     per_process = -(-len(cookie_list) // args.processes)
     server = Server(url, args.port, args.workers, args.threads, args.out / "gunicorn-quiz.log")
+    grade_log = args.out / "quiz-gradings.log"
+    grade_log.unlink(missing_ok=True)
+    server.env[_common.GRADE_LOG_VARIABLE] = str(grade_log)
     phases: list[tuple[str, dict]] = []
     ledger: dict[int, dict[int, int]] = {}
     with server:
@@ -377,7 +391,7 @@ def main() -> None:
                 print(f"round {number + 1} {kind}: {result['requests']} requests in "
                       f"{result['seconds']:.1f} s, {result['errors']} errors "
                       f"{result['error_samples'][:2]}", flush=True)
-    checked = check(url, ledger)
+    checked = check(url, ledger, grade_log)
     summary = summarise(phases)
     results = {"when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                "machine": machine_facts(), "args": vars(args) | {"out": str(args.out),
@@ -389,7 +403,8 @@ def main() -> None:
     if str(args.report) != "-":
         write_report(args.report, render(results))
     bad = checked["answers_lost"] + checked["scores_wrong"] + checked["attempts_not_submitted"] \
-        + checked["attempts_nobody_started"] + checked["people_with_two_open_attempts"]
+        + checked["attempts_nobody_started"] + checked["people_with_two_open_attempts"] \
+        + checked["attempts_graded_twice"] + checked["submitted_never_graded"]
     sys.exit(1 if bad else 0)
 
 

@@ -17,6 +17,7 @@ Every function takes ``now`` so tests drive the clock.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -401,9 +402,21 @@ def mark_shown(dbs: Session, attempt: Attempt, positions: list[int], now: dateti
             dbs.expire(answer, ["shown_at"])
 
 
-def is_fast(answer: AttemptAnswer) -> bool:
-    return (answer.shown_at is not None and answer.answered_at is not None
-            and (answer.answered_at - answer.shown_at).total_seconds() < FAST_ANSWER_SECONDS)
+def fast_answer_ids(answers: Iterable[AttemptAnswer]) -> set[int]:
+    """The answers of one attempt given implausibly fast: less than FAST_ANSWER_SECONDS after
+    the learner could start on them, that is after the question was shown and after the
+    answer given before it (on a one-page quiz every question is shown at once, so the time
+    between answers is what tells)."""
+    given = sorted((a for a in answers if a.answered_at is not None),
+                   key=lambda a: (a.answered_at, a.position))
+    fast: set[int] = set()
+    previous: datetime | None = None
+    for answer in given:
+        start = max(filter(None, (answer.shown_at, previous)), default=None)
+        if start is not None and (answer.answered_at - start).total_seconds() < FAST_ANSWER_SECONDS:
+            fast.add(answer.id)
+        previous = answer.answered_at
+    return fast
 
 
 # ---------------------------------------------------------------- submitting and grading
@@ -422,11 +435,28 @@ def submit_attempt(dbs: Session, attempt: Attempt, now: datetime | None = None,
     for name, value in (("status", AttemptStatus.SUBMITTED.value), ("submitted_at", now),
                         ("auto_submitted", auto)):
         set_committed_value(attempt, name, value)  # as written; the answers stay loaded
+    _reload_responses(dbs, attempt)
     grade_attempt(dbs, attempt)
     refresh_quiz_score(dbs, attempt.user_id, dbs.get(Quiz, attempt.quiz_id).course_id)
     if attempt.passed:
         _refresh_completion(dbs, attempt)
     return True
+
+
+def _reload_responses(dbs: Session, attempt: Attempt) -> None:
+    """Read the responses again now that this transaction has closed the attempt.
+
+    The caller may have loaded the answers before its UPDATE waited for a save holding the
+    attempt's lock (PostgreSQL, READ COMMITTED): that save was acknowledged, so it must be
+    graded. Saves after the UPDATE are refused, so what is read here is final."""
+    rows = dbs.execute(select(AttemptAnswer.id, AttemptAnswer.response, AttemptAnswer.response_key,
+                              AttemptAnswer.answered_at, AttemptAnswer.saved_at)
+                       .where(AttemptAnswer.attempt_id == attempt.id))
+    fresh = {row.id: row for row in rows}
+    for answer in attempt.answers:
+        row = fresh[answer.id]
+        for name in ("response", "response_key", "answered_at", "saved_at"):
+            set_committed_value(answer, name, getattr(row, name))
 
 
 def finalise_if_expired(dbs: Session, attempt: Attempt, now: datetime | None = None) -> bool:

@@ -6,13 +6,14 @@ import random
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from lms.courses.services import enrolment_for
 from lms.errors import DomainError
+from lms.org.models import Role
 from lms.quizzes import attempts as engine
 from lms.quizzes import bank, remediation
-from lms.quizzes.models import Attempt, GrantKind, Question, QuizGrant
+from lms.quizzes.models import Attempt, AttemptAnswer, GrantKind, Question, QuizGrant
 from lms.quizzes.spec import Choice, QuestionSpec, QuestionType
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
@@ -71,6 +72,21 @@ def test_submitting_twice_grades_once(dbs, setup):
     submitted_at = attempt.submitted_at
     assert engine.submit_attempt(dbs, attempt, now=T0 + timedelta(minutes=2)) is False
     assert attempt.submitted_at == submitted_at
+
+
+def test_a_save_committed_while_the_submit_waited_is_graded(dbs, setup):
+    """The submit view loads the answers, then its UPDATE may wait for a save holding the
+    attempt's lock (PostgreSQL). That save was acknowledged, so the grade must include it."""
+    _course, learner, quiz = setup
+    attempt = engine.start_attempt(dbs, quiz, learner, now=T0)
+    first = attempt.answers[0]
+    assert first.response is None  # loaded, as the view does, before submitting
+    # what the other transaction committed meanwhile
+    dbs.execute(update(AttemptAnswer).where(AttemptAnswer.id == first.id)
+                .values(response=0, response_key="0", answered_at=T0, saved_at=T0)
+                .execution_options(synchronize_session=False))
+    assert engine.submit_attempt(dbs, attempt, now=T0 + timedelta(minutes=1))
+    assert (first.response, first.score, attempt.score) == (0, 1, 1)
 
 
 def test_answers_after_submission_or_the_deadline_are_refused(dbs, setup):
@@ -142,6 +158,11 @@ def test_a_person_may_not_remediate_themselves(dbs, setup, factory):
     head = factory.unit_head(factory.unit())
     with pytest.raises(DomainError):
         remediation.grant(dbs, quiz, head, GrantKind.RESET.value, "Tự cho mình làm lại", head)
+    for role in (Role.TRAINER.value, Role.ADMIN.value):
+        staff = factory.person(roles=((role, None),))
+        with pytest.raises(DomainError):
+            remediation.grant(dbs, quiz, staff, GrantKind.EXTRA_ATTEMPTS.value, "Tự cấp thêm lượt",
+                              staff, amount=1)
 
 
 def test_time_extension_moves_the_deadline(dbs, setup, factory):
@@ -213,3 +234,15 @@ def test_not_enough_questions_to_draw_is_a_clear_message(dbs, factory):
     with pytest.raises(DomainError):
         engine.start_attempt(dbs, quiz, learner, now=T0)
     assert dbs.scalar(select(func.count(Attempt.id))) == 0
+
+
+def test_fast_answers_count_from_the_previous_answer_on_a_one_page_quiz(dbs, setup):
+    """Every question of a one-page quiz is shown at load; the time a learner gave a question
+    is the time since the answer before it."""
+    _course, learner, quiz = setup
+    attempt = engine.start_attempt(dbs, quiz, learner, now=T0)
+    engine.mark_shown(dbs, attempt, [a.position for a in attempt.answers], now=T0)
+    first, second, third, fourth = sorted(attempt.answers, key=lambda a: a.position)
+    for answer, seconds in ((first, 40), (second, 42), (third, 90), (fourth, 91)):
+        engine.save_answers(dbs, attempt, {answer.position: 0}, now=T0 + timedelta(seconds=seconds))
+    assert engine.fast_answer_ids(attempt.answers) == {second.id, fourth.id}

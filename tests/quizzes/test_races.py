@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from lms import create_app
 from lms.audit.models import AuditEvent
@@ -117,8 +118,13 @@ def test_saves_racing_a_submit_are_graded_or_refused(committed):
             return "saved"
         return work
 
-    works = [save(p) for p in range(1, 6)] + [
-        lambda s: engine.submit_attempt(s, s.get(Attempt, attempt_id)) and "submitted"]
+    def submit(s):
+        # As the view does: the answers are loaded before the UPDATE waits for the saves.
+        attempt = s.scalar(select(Attempt).where(Attempt.id == attempt_id).options(
+            selectinload(Attempt.answers).selectinload(AttemptAnswer.version)))
+        return engine.submit_attempt(s, attempt) and "submitted"
+
+    works = [save(p) for p in range(1, 6)] + [submit]
     results = race(committed, works)
     saved = [p for p, r in zip(range(1, 6), results[:5], strict=True) if r == "saved"]
     refused = [r for r in results if isinstance(r, engine.AttemptClosed)]

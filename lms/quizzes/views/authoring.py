@@ -568,12 +568,13 @@ def _attempt_rows(attempts: list[Attempt]) -> list[AttemptRow]:
     people = {u.id: u for u in db.session.scalars(
         select(User).where(User.id.in_({a.user_id for a in attempts}))
         .options(selectinload(User.unit)))}
-    fast: dict[int, int] = {}
+    answers: dict[int, list[AttemptAnswer]] = {}
     for answer in db.session.scalars(select(AttemptAnswer).where(AttemptAnswer.attempt_id.in_(ids))
-                                     .options(load_only(AttemptAnswer.attempt_id, AttemptAnswer.shown_at,
+                                     .options(load_only(AttemptAnswer.attempt_id, AttemptAnswer.position,
+                                                        AttemptAnswer.shown_at,
                                                         AttemptAnswer.answered_at))):
-        if engine.is_fast(answer):
-            fast[answer.attempt_id] = fast.get(answer.attempt_id, 0) + 1
+        answers.setdefault(answer.attempt_id, []).append(answer)
+    fast = {attempt_id: len(engine.fast_answer_ids(given)) for attempt_id, given in answers.items()}
     now = utcnow()
     return [AttemptRow(
         id=a.id, person=people[a.user_id], number=a.number, started_at=a.started_at,
@@ -624,6 +625,7 @@ def author_attempt(attempt_id: int):
     person = db.session.scalar(select(User).where(User.id == attempt.user_id)
                                .options(selectinload(User.unit)))
     items = []
+    fast = engine.fast_answer_ids(attempt.answers)
     for answer in attempt.answers:
         spec = spec_from_dict(answer.version.spec)
         items.append({
@@ -633,7 +635,7 @@ def author_attempt(attempt_id: int):
             "response": response_text(spec, answer.response),
             "right_answer": describe_right_answer(spec),
             "score": answer.score, "max_score": answer.max_score, "state": answer.state,
-            "pasted": answer.pasted_at is not None, "fast": engine.is_fast(answer),
+            "pasted": answer.pasted_at is not None, "fast": answer.id in fast,
             "shown_at": answer.shown_at, "answered_at": answer.answered_at,
             "saved_at": answer.saved_at, "pasted_at": answer.pasted_at,
         })
