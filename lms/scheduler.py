@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 # Domains whose tasks.py declares scheduled jobs.
 TASK_MODULES = ("lms.notify.tasks", "lms.notify.reminder_tasks", "lms.notify.digest_tasks",
-                "lms.mentoring.tasks", "lms.reports.tasks", "lms.quizzes.tasks",
+                "lms.mentoring.tasks", "lms.reports.tasks", "lms.quizzes.tasks", "lms.certificates.tasks",
                 "lms.api.tasks", "lms.ops.tasks")
 JOBSTORE_TABLE = "apscheduler_jobs"
 

@@ -69,6 +69,7 @@ class TemplateData:
     bilingual: bool = True
     issuer_name: str = ""
     issuer_name_en: str = ""
+    register_prefix: str = ""
     heading: str = ""
     heading_en: str = ""
     body: str = ""
@@ -90,7 +91,8 @@ def _clean_text(value: str, multiline: bool = False) -> str:
 
 
 def normalised(data: TemplateData) -> TemplateData:
-    return replace(data, name=clean(data.name), **{
+    return replace(data, name=clean(data.name), register_prefix=clean(data.register_prefix).upper(),
+                   **{
         name: _clean_text(getattr(data, name), multiline=name.startswith("body"))
         for name in TEXT_FIELDS})
 
@@ -121,6 +123,9 @@ def _check(dbs: Session, data: TemplateData, template: CertificateTemplate | Non
         raise DomainError(_("Enter the issuing body."), field="issuer_name")
     if not data.heading:
         raise DomainError(_("Enter the heading."), field="heading")
+    if data.register_prefix and not REGISTER_PREFIX.fullmatch(data.register_prefix):
+        raise DomainError(_("The register prefix is 1 to 20 letters (A–Z) or digits, e.g. BNG."),
+                          field="register_prefix")
     clash = dbs.scalar(select(CertificateTemplate.id).where(
         CertificateTemplate.name == data.name,
         CertificateTemplate.id != (template.id if template is not None else -1)))
@@ -128,6 +133,7 @@ def _check(dbs: Session, data: TemplateData, template: CertificateTemplate | Non
         raise DomainError(_("Another template already has this name."), field="name")
 
 
+REGISTER_PREFIX = re.compile(r"[A-Z0-9]{1,20}")
 _DATA_URI = re.compile(r"data:([\w/+.-]+);base64,[A-Za-z0-9+/=]{16,}")
 
 
@@ -168,8 +174,10 @@ def save_template(dbs: Session, actor: Any, template: CertificateTemplate | None
         template = CertificateTemplate(name=data.name)
         dbs.add(template)
     before = {name: getattr(template, name) for name in ("name", "design", "bilingual",
-                                                         "is_default", *TEXT_FIELDS)}
+                                                         "is_default", "register_prefix",
+                                                         *TEXT_FIELDS)}
     template.name = data.name
+    template.register_prefix = data.register_prefix
     template.design = data.design
     template.bilingual = bool(data.bilingual)
     for name in TEXT_FIELDS:
@@ -227,6 +235,13 @@ def save_course_certificate(dbs: Session, actor: Any, course: Course,
     title_en = clean(data.title_en)
     if len(title_en) > 255:
         raise DomainError(_("At most %(max)d characters.", max=255), field="title_en")
+    sample = rendering.sample_values(bilingual=template.bilingual)
+    if not rendering.fits_on_page(replace(sample, course_title=rendering.nfc(course.title),
+                                          course_title_en=title_en if template.bilingual else ""),
+                                  services.template_values(template)):
+        raise DomainError(_("The course title does not fit on this template's certificate: "
+                            "shorten the English title or the template's wording, or choose "
+                            "another template."), field="template_id")
     link = dbs.get(CourseCertificate, course.id)
     if link is None:
         link = CourseCertificate(course_id=course.id, template_id=template.id)

@@ -80,6 +80,7 @@ class TemplateForm(FlaskForm):
                               validators=[DataRequired(_l("Enter the issuing body.")), _max(255)])
     issuer_name_en = StringField(_l("Issuing body (English)"),
                                  default="MINISTRY OF FOREIGN AFFAIRS", validators=[_max(255)])
+    register_prefix = StringField(_l("Register prefix"), validators=[Optional(), _max(20)])
     heading = StringField(_l("Heading (Vietnamese)"), default="GIẤY CHỨNG NHẬN",
                           validators=[DataRequired(_l("Enter the heading.")), _max(255)])
     heading_en = StringField(_l("Heading (English)"), default="CERTIFICATE OF COMPLETION",

@@ -39,6 +39,8 @@ class CertificateTemplate(Base):
     bilingual: Mapped[bool] = mapped_column(Boolean, default=True)   # Vietnamese first, English below
     issuer_name: Mapped[str] = mapped_column(String(255), default="BỘ NGOẠI GIAO")
     issuer_name_en: Mapped[str] = mapped_column(String(255), default="MINISTRY OF FOREIGN AFFAIRS")
+    # The issuing body's register (its own numbering per year); empty: LMS_CERTIFICATE_PREFIX.
+    register_prefix: Mapped[str] = mapped_column(String(20), default="", server_default="")
     heading: Mapped[str] = mapped_column(String(255), default="GIẤY CHỨNG NHẬN")
     heading_en: Mapped[str] = mapped_column(String(255), default="CERTIFICATE OF COMPLETION")
     body: Mapped[str] = mapped_column(Text, default="")        # wording under the name (vi)

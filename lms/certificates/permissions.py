@@ -14,23 +14,25 @@ from lms.certificates.models import Certificate
 
 
 def can_view_certificate(user: Any, certificate: Certificate) -> bool:
-    """See and download a certificate's PDF: its owner, trainers and admins."""
+    """See and download a certificate's PDF: its owner and admins (anyone else checks it on
+    the public verification page, which shows nothing more personal)."""
     if user is None or not getattr(user, "is_authenticated", False):
         return False
-    return certificate.user_id == user.id or is_admin(user) or is_trainer(user)
+    return certificate.user_id == user.id or is_admin(user)
 
 
 def visible_certificates_clause(user: Any) -> ColumnElement[bool]:
     if user is None or not getattr(user, "is_authenticated", False):
         return false()
-    if is_admin(user) or is_trainer(user):
+    if is_admin(user):
         return true()
     return Certificate.user_id == user.id
 
 
 def can_issue_certificates(user: Any) -> bool:
-    """Issue in bulk and reissue after a correction: trainers and admins."""
-    return is_admin(user) or is_trainer(user)
+    """The certificate register's pages, bulk issue and reissue after a correction: admins
+    (trainers design the templates, ``can_design_certificates``)."""
+    return is_admin(user)
 
 
 def can_revoke_certificate(user: Any, certificate: Certificate | None = None) -> bool:

@@ -36,6 +36,8 @@ from weasyprint.urls import URLFetcher
 
 from lms.errors import DomainError
 
+log = logging.getLogger(__name__)
+
 FONTS_DIR = Path(__file__).resolve().parent / "fonts"
 DESIGNS = ("classic", "modern")
 PDF_VARIANT = "pdf/a-3b"
@@ -346,7 +348,17 @@ def _render(values: CertificateValues, template: TemplateValues) -> tuple[bytes,
 def render_pdf(values: CertificateValues, template: TemplateValues) -> bytes:
     """The certificate as PDF/A-3b bytes: one A4 landscape page."""
     _check_design(template)
-    return _render(values, template)[0]
+    pdf, ok = _render(values, template)
+    if not ok:  # the course's setting was checked; only a very long name gets here
+        log.warning("certificate %s: the wording runs into the signature or QR code even in "
+                    "the compact size", values.serial)
+    return pdf
+
+
+def fits_on_page(values: CertificateValues, template: TemplateValues) -> bool:
+    """Whether these values print on one page without touching the signature or QR code."""
+    _check_design(template)
+    return _render(values, template)[1]
 
 
 class _Collect(logging.Handler):

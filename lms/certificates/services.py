@@ -133,6 +133,12 @@ def default_template(dbs: Session) -> CertificateTemplate:
     return template
 
 
+def register_prefix(template: CertificateTemplate) -> str:
+    """The register a certificate of ``template`` is numbered in: its issuing body's own, or
+    the platform's (``LMS_CERTIFICATE_PREFIX``)."""
+    return template.register_prefix or current_app.config.get("CERTIFICATE_PREFIX", "BNG")
+
+
 def template_for_course(dbs: Session, course: Course) -> CertificateTemplate:
     """The course's template, else the default one (created on first use)."""
     link = dbs.get(CourseCertificate, course.id)
@@ -265,7 +271,7 @@ def issue_for_enrolment(dbs: Session, enrolment: Enrolment, actor: Any = None,
     link = dbs.get(CourseCertificate, course.id)
     user = dbs.get(User, enrolment.user_id)
     unit = dbs.get(Unit, user.unit_id)
-    prefix = current_app.config.get("CERTIFICATE_PREFIX", "BNG")
+    prefix = register_prefix(template)
     try:
         with dbs.begin_nested():
             serial = allocate_serial(dbs, prefix, register_year(now))
@@ -380,7 +386,7 @@ def reissue(dbs: Session, certificate: Certificate, actor: Any,
                           field="full_name")
     now = now or utcnow()
     template = certificate.template or default_template(dbs)
-    prefix = current_app.config.get("CERTIFICATE_PREFIX", "BNG")
+    prefix = register_prefix(template)
     # The old certificate stops being "live" first (pointing at itself for the moment), so the
     # one-live-certificate-per-completion index admits the new one; all in one transaction.
     certificate.superseded_by_id = certificate.id

@@ -2,6 +2,7 @@
 with poppler (pdftotext, pdftoppm, pdffonts), as a person opening the file would see it."""
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
 import tempfile
@@ -89,8 +90,32 @@ def first_page_pixels(pdf: bytes, dpi: int = 30) -> tuple[int, int, bytes]:
     return width, height, pixels
 
 
-def ink_share(pixels: bytes, threshold: int = 235) -> float:
-    """The share of pixels that are clearly not white (any channel below ``threshold``)."""
-    count = sum(1 for i in range(0, len(pixels), 3)
-                if min(pixels[i], pixels[i + 1], pixels[i + 2]) < threshold)
-    return count / (len(pixels) / 3)
+def first_page_png(pdf: bytes, dpi: int = 40) -> bytes:
+    """The first page as a PNG file, from ``pdftoppm -png`` (as a person would look at it)."""
+    return _run_on_pdf(pdf, _tool("pdftoppm"), "-png", "-r", str(dpi), "-f", "1", "-l", "1",
+                       "-singlefile", to_stdout=())
+
+
+def qr_codes(pdf: bytes, dpi: int = 100) -> list[str]:
+    """The texts of the QR codes on the first page, read from its picture (zxing-cpp)."""
+    import zxingcpp
+    from PIL import Image
+
+    page = Image.open(io.BytesIO(first_page_png(pdf, dpi=dpi)))
+    return [code.text for code in zxingcpp.read_barcodes(page)
+            if code.format == zxingcpp.BarcodeFormat.QRCode]
+
+
+def changed_share(png: bytes, other: bytes, margin: float = 0.1) -> float:
+    """The share of the page inside ``margin`` (the frame left out) that differs clearly
+    between two renderings of the same size."""
+    from PIL import Image, ImageChops
+
+    first, second = (Image.open(io.BytesIO(data)).convert("L") for data in (png, other))
+    assert first.size == second.size
+    width, height = first.size
+    box = (int(width * margin), int(height * margin), int(width * (1 - margin)),
+           int(height * (1 - margin)))
+    difference = ImageChops.difference(first.crop(box), second.crop(box))
+    histogram = difference.histogram()
+    return sum(histogram[61:]) / sum(histogram)

@@ -79,6 +79,48 @@ def test_completing_a_course_issues_its_certificate_once_with_the_values_as_prin
     assert dbs.scalar(select(func.count(Certificate.id))) == 1
 
 
+def test_each_issuing_body_numbers_its_own_register(dbs, factory):
+    academy = CertificateTemplate(name="Học viện", issuer_name="HỌC VIỆN NGOẠI GIAO",
+                                  register_prefix="HVNG")
+    dbs.add(academy)
+    ministry_course = factory.course(title="Cổng thông tin", lessons=1)
+    academy_course = factory.course(title="Kỹ năng số", lessons=1)
+    dbs.flush()
+    dbs.add(CourseCertificate(course_id=academy_course.id, template_id=academy.id))
+    dbs.flush()
+    serials = []
+    for n in range(2):
+        for course in (ministry_course, academy_course):
+            complete(dbs, factory.person(name=f"Người Học {n}"), course)
+            serials.append(dbs.scalar(select(Certificate.serial).order_by(Certificate.id.desc())))
+    year = register_year(services.utcnow())
+    assert serials == [f"BNG-{year}-000001", f"HVNG-{year}-000001",
+                       f"BNG-{year}-000002", f"HVNG-{year}-000002"]
+
+
+def test_a_course_title_that_would_overflow_its_template_is_refused_at_the_setting(dbs, factory):
+    from lms.certificates import designer
+    from tests.certificates.test_rendering import LONG_TITLE, LONG_TITLE_EN
+
+    wordy = CertificateTemplate(  # the most wording the designer accepts on this design
+        name="Nhiều chữ", design="modern",
+        body="\n".join(["đã hoàn thành chương trình bồi dưỡng kiến thức"] * 6),
+        body_en="\n".join(["has successfully completed the training programme"] * 6))
+    dbs.add(wordy)
+    dbs.flush()
+    rendering.check_template(services.template_values(wordy))
+    long = factory.course(title=LONG_TITLE[:255], lessons=1)
+    with pytest.raises(DomainError) as refused:
+        designer.save_course_certificate(dbs, None, long, designer.CourseCertificateData(
+            template_id=wordy.id, hours=2, title_en=LONG_TITLE_EN[:255]))
+    assert refused.value.field == "template_id"
+    assert dbs.get(CourseCertificate, long.id) is None
+    short = factory.course(title="Chữ ký số", lessons=1)
+    designer.save_course_certificate(dbs, None, short, designer.CourseCertificateData(
+        template_id=wordy.id, hours=2, title_en="Digital signatures"))
+    assert dbs.get(CourseCertificate, short.id).template_id == wordy.id
+
+
 def test_a_course_without_certificate_issues_none(dbs, factory):
     learner = factory.person()
     course = factory.course(lessons=1, certificate_enabled=False)

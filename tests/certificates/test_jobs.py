@@ -152,6 +152,26 @@ def test_an_interrupted_job_is_resumed_and_issues_each_certificate_once(app, dbs
     assert (job.done, job.failed, job.status) == (5, 0, "done")
 
 
+def test_the_scheduler_resumes_a_job_left_running_by_a_stopped_server(app, dbs, course, admin,
+                                                                       paper, monkeypatch):
+    from lms.certificates.tasks import JOBS
+    from lms.notify.jobs import run_job
+
+    [resume] = [job for job in JOBS if job.id == "certificates.resume_bulk_jobs"]
+    monkeypatch.setattr(jobs, "worker_count", lambda: 0)  # render in this process
+    job = jobs.create_job(dbs, admin, course)
+    dbs.commit()
+    assert jobs.run_job(app, job.id, workers=0, chunk_size=2, max_chunks=1) == "running"
+    # Its runner's heartbeat is fresh: the scheduler leaves it alone.
+    assert run_job(app, resume, utcnow()).result == "nothing to resume"
+
+    age(dbs, job, timedelta(minutes=5))  # the server stopped; nobody pressed "Resume"
+    assert run_job(app, resume, utcnow() + timedelta(minutes=1)).result == "bulk issues run: 1"
+    dbs.refresh(job)
+    assert (job.status, job.done, job.failed) == ("done", 5, 0)
+    assert len(certificates_of(dbs, course)) == 5
+
+
 class Crash(BaseException):
     """A kill in the middle of a chunk (not an error the runner would handle)."""
 

@@ -13,12 +13,14 @@ from lms.certificates import rendering
 from lms.certificates.rendering import CertificateValues, TemplateValues
 from lms.errors import DomainError
 from tests.certificates.support import (
+    changed_share,
     first_page_pixels,
-    ink_share,
+    first_page_png,
     pdf_fonts,
     pdf_metadata,
     pdf_pages,
     pdf_text,
+    qr_codes,
     words,
 )
 
@@ -116,10 +118,25 @@ def test_long_names_and_titles_stay_on_one_a4_landscape_page(design):
 
 
 @pytest.mark.parametrize("design", rendering.DESIGNS)
+def test_the_qr_code_opens_the_verification_page(design):
+    pdf = rendering.render_pdf(values(), replace(TEMPLATE, design=design))
+    assert qr_codes(pdf) == [values().verify_url]
+
+
+@pytest.mark.parametrize("design", rendering.DESIGNS)
 def test_the_first_page_is_not_blank(design):
-    _width, _height, pixels = first_page_pixels(rendering.render_pdf(
-        values(), replace(TEMPLATE, design=design)))
-    assert ink_share(pixels) > 0.03
+    """The page, as PNG, shows what it certifies: against the same design printed with the
+    learner's, the course's and the issuer's texts left empty, a clear share of the page
+    inside the frame differs (the frame and the fixed wording alone would not)."""
+    template = replace(TEMPLATE, design=design)
+    printed = first_page_png(rendering.render_pdf(values(), template))
+    assert printed.startswith(b"\x89PNG\r\n\x1a\n")
+    unprinted = first_page_png(rendering.render_pdf(
+        values(full_name=" ", course_title=" ", course_title_en="", unit_name=""),
+        replace(template, issuer_name="", issuer_name_en="", heading="", heading_en="",
+                body=" ", body_en="", signer_name="", signer_title="", signer_title_en="")))
+    assert changed_share(printed, unprinted) > 0.02
+    assert changed_share(printed, printed) == 0
 
 
 def test_the_pdf_is_pdf_a_3b():

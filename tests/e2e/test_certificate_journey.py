@@ -19,7 +19,7 @@ from lms.auth.passwords import hash_password
 from lms.courses import authoring
 from lms.db import db
 from lms.org import services
-from tests.certificates.support import pdf_text, words
+from tests.certificates.support import pdf_text, qr_codes, words
 from tests.e2e.conftest import LiveServer, allow_console_error, check_accessibility, screenshot
 
 pytestmark = pytest.mark.e2e
@@ -91,10 +91,12 @@ def test_learner_downloads_the_certificate_and_its_qr_link_says_valid(page: Page
     text = words(pdf_text(pdf))
     assert NAME in text and TITLE in text and serial in text and "1,5 giờ" in text
 
-    # -- the address under the QR code, opened signed out (as anyone who scans it)
+    # -- the QR code, scanned from the page's picture and opened signed out (as anyone who
+    # scans it); the address printed under it is the same
+    [scanned] = qr_codes(pdf)
     printed = re.search(r"https?://\S+/verify/\s?\S+", text)
-    assert printed, text
-    verify_path = urlsplit(printed.group(0).replace(" ", "")).path
+    assert printed and printed.group(0).replace(" ", "") == scanned, (text, scanned)
+    verify_path = urlsplit(scanned).path
     assert row.locator(f"a[href='{verify_path}']").count() == 1  # the same link as on the page
     page.context.clear_cookies()
     page.goto(verify_path)

@@ -4,7 +4,7 @@
   ``/author/certificate-templates``, previewed with sample data before saving and refused at
   save time when WeasyPrint cannot render them; a course's template, printed hours and
   English title under ``/author/courses/<id>/certificate``.
-- Management (``can_issue_certificates``: trainers and admins): certificates per course and
+- Management (``can_issue_certificates``: admins): certificates per course and
   per person, a certificate's page, reissue after a name correction, bulk issue with its
   progress page and ZIP. Revoking is for admins only (``can_revoke_certificate``).
 
@@ -99,7 +99,8 @@ def _template_data(form: TemplateForm) -> designer.TemplateData:
     return designer.TemplateData(
         name=form.name.data or "", design=form.design.data or "",
         bilingual=bool(form.bilingual.data), issuer_name=form.issuer_name.data or "",
-        issuer_name_en=form.issuer_name_en.data or "", heading=form.heading.data or "",
+        issuer_name_en=form.issuer_name_en.data or "",
+        register_prefix=form.register_prefix.data or "", heading=form.heading.data or "",
         heading_en=form.heading_en.data or "", body=form.body.data or "",
         body_en=form.body_en.data or "", signer_name=form.signer_name.data or "",
         signer_title=form.signer_title.data or "",
