@@ -129,8 +129,20 @@ class StatementLog:
 def statement_label(sql: str) -> str:
     s = " ".join(sql.split())
     low = s.lower()
+    if low.startswith("update user_sessions"):
+        return "session seen (at most once a minute)"
     if "from user_sessions" in low:
         return "signed-in session and user"
+    if "coaching_sessions.duration_minutes" in low:
+        return "coaching sessions and hours (mentoring panel)"
+    if "from coaching_attendees" in low:
+        return "people coached (mentoring panel)"
+    if "from help_requests" in low:
+        return "open help requests (mentoring panel)"
+    if "from notifications" in low:
+        return "unread notifications (the bell)"
+    if low.startswith("select count(*)") and "from users" in low and "role_grants" in low:
+        return "mentors, and those active (mentoring panel)"
     if "from role_grants" in low:
         return "role grants"
     if "group by enrolments.unit_id" in low:

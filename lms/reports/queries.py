@@ -12,10 +12,10 @@ from datetime import datetime
 from typing import Any, Iterator, NamedTuple, Sequence
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Float, and_, case, cast, func, or_, select
+from sqlalchemy import ColumnElement, Float, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from lms.assignments.models import Assignment
+from lms.assignments.models import Assignment, AssignmentPerson, TargetKind
 from lms.auth.permissions import head_scope_paths
 from lms.courses.models import Course, CourseStatus, Enrolment
 from lms.org.models import ConcurrentPost, Role, RoleGrant, Unit, User
@@ -66,13 +66,29 @@ class FilterOptions:
     positions: list[str]
 
 
+def assignments_concerning(unit: Unit) -> ColumnElement[bool]:
+    """Assignments that can concern people of the unit's subtree: ministry-wide ones, those
+    targeting the unit, a unit above it or one below it, and lists naming someone in it.
+    (A unit head's filter never lists another subtree's decisions.)"""
+    subtree = subtree_unit_ids(unit.path)
+    above_and_self = [int(part) for part in unit.path.strip("/").split("/") if part]
+    listed = (select(AssignmentPerson.assignment_id)
+              .join(User, User.id == AssignmentPerson.user_id).where(User.unit_id.in_(subtree)))
+    return or_(and_(Assignment.target_kind != TargetKind.PEOPLE.value,
+                    Assignment.target_unit_id.is_(None)),
+               Assignment.target_unit_id.in_(above_and_self),
+               Assignment.target_unit_id.in_(subtree),
+               Assignment.id.in_(listed))
+
+
 def filter_options(dbs: Session, unit: Unit, limit: int = 300) -> FilterOptions:
-    """Choices of the filter form: courses that can be assigned, assignments (newest
-    decisions first) and the positions held by people of the unit's subtree."""
+    """Choices of the filter form: courses that can be assigned, the assignments that can
+    concern the unit's people (newest decisions first) and the positions they hold."""
     courses = dbs.execute(select(Course.id, Course.title)
                           .where(Course.status != CourseStatus.DRAFT.value)
                           .order_by(Course.title, Course.id).limit(limit)).all()
     assignments = dbs.execute(select(Assignment.id, Assignment.title, Assignment.decision_number)
+                              .where(assignments_concerning(unit))
                               .order_by(Assignment.decision_date.desc(), Assignment.id.desc())
                               .limit(limit)).all()
     positions = dbs.scalars(select(User.position).distinct()

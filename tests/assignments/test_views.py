@@ -136,7 +136,15 @@ def test_a_unit_head_cannot_see_or_close_assignments_outside_their_units(
     assert client.form(f"/assignments/{outside.id}/close").status_code == 403
     dbs.refresh(outside)
     assert outside.is_active
-    assert client.get("/learning-paths").status_code == 403   # paths: admins and trainers
+    # learning paths: admins and trainers
+    path = LearningPath(title="Lộ trình kỹ năng số")
+    dbs.add(path)
+    dbs.flush()
+    for url in ("/learning-paths", "/learning-paths/new", f"/learning-paths/{path.id}"):
+        assert client.get(url).status_code == 403, url
+    assert client.form(f"/learning-paths/{path.id}", {"title": "Đổi tên"}).status_code == 403
+    dbs.refresh(path)
+    assert path.title == "Lộ trình kỹ năng số"
 
 
 # ---------------------------------------------------------------- assigning

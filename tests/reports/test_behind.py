@@ -383,3 +383,36 @@ def test_xlsx_export_of_the_overdue_list_has_the_page_rows(client, dbs, factory,
         assert list(table[0]) == behind_header()
     expected = [r.full_name for r in rows(dbs, org_.dept, OVERDUE, Sort("name", True))]
     assert [row[1] for row in table[1:]] == expected
+
+
+def test_the_assignment_filter_lists_only_decisions_that_can_concern_the_unit(dbs, factory):
+    from lms.assignments import services as assigning
+    from lms.reports.queries import filter_options
+    from tests.assignments.test_services import data
+
+    dept = factory.unit("Vụ Hợp tác quốc tế", code="HTQT")
+    division = factory.unit("Phòng Đa phương", parent=dept, code="HTQT-DP", kind="division")
+    sibling = factory.unit("Phòng Song phương", parent=dept, code="HTQT-SP", kind="division")
+    other = factory.unit("Cục Lãnh sự", code="CLS")
+    in_division = factory.person("Trần Thị Bình", unit=division)
+    elsewhere = factory.person("Lê Văn Cường", unit=other)
+    course = factory.course()
+    made = {number: assigning.create_assignment(dbs, None, data(course, decision_number=number, **extra))
+            for number, extra in (
+                ("1/QĐ-BNG", {"kind": "everyone"}),
+                ("2/QĐ-BNG", {"unit": dept}),
+                ("3/QĐ-BNG", {"unit": division}),
+                ("4/QĐ-BNG", {"unit": sibling}),
+                ("5/QĐ-BNG", {"unit": other}),
+                ("6/QĐ-BNG", {"kind": "people", "people_ids": [in_division.id]}),
+                ("7/QĐ-BNG", {"kind": "people", "people_ids": [elsewhere.id]}),
+                ("8/QĐ-BNG", {"kind": "role", "target_role": "mentor", "unit": other}))}
+
+    def listed(unit) -> set[str]:
+        ids = {assignment_id for assignment_id, _label in filter_options(dbs, unit).assignments}
+        return {number for number, assignment in made.items() if assignment.id in ids}
+
+    assert listed(division) == {"1/QĐ-BNG", "2/QĐ-BNG", "3/QĐ-BNG", "6/QĐ-BNG"}
+    assert listed(dept) == {"1/QĐ-BNG", "2/QĐ-BNG", "3/QĐ-BNG", "4/QĐ-BNG", "6/QĐ-BNG"}
+    assert listed(other) == {"1/QĐ-BNG", "5/QĐ-BNG", "7/QĐ-BNG", "8/QĐ-BNG"}
+    assert listed(factory.root) == set(made)

@@ -180,3 +180,25 @@ def test_behind_export_outside_the_head_scope_is_403(client, dbs, factory, formu
     for kind in ("csv", "xlsx"):
         assert client.get(url_for("reports.export", unit_id=dept.id, kind=kind, view="behind",
                                   list="not_started")).status_code == 403
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+def test_dashboard_and_people_exports_neutralise_formulas_too(client, dbs, factory,
+                                                              formula_people, kind):
+    dept, head = formula_people
+    factory.unit("=1+1 Phòng", parent=dept, code="PL-F", kind="division")
+    login(client, head.email)
+
+    def table(view: str) -> list[list]:
+        with client.get(url_for("reports.export", unit_id=dept.id, kind=kind, view=view)) as response:
+            assert response.status_code == 200
+            data = response.data
+        if kind == "csv":
+            return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+        return read_xlsx(data)[0]
+
+    units = {cell for row in table("dashboard")[1:] for cell in row}
+    assert "'=1+1 Phòng" in units and "=1+1 Phòng" not in units
+    cells = {cell for row in table("people")[1:] for cell in row if isinstance(cell, str)}
+    assert {"'" + text for text in FORMULAS[:4]} <= cells
+    assert not any(cell.startswith(("=", "+", "-", "@")) for cell in cells)

@@ -81,6 +81,40 @@ def test_the_pdf_is_a4_portrait_with_the_vietnamese_text_intact(client, org_):
         "Report-Sans", "Report-Sans-Bold", "Report-Serif-Bold"}
 
 
+def page_images(pdf: bytes, dpi: int = 50) -> list:
+    """Every page as a PIL image (``pdftoppm -png``)."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from PIL import Image
+
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "report.pdf"
+        source.write_bytes(pdf)
+        subprocess.run([_tool("pdftoppm"), "-png", "-r", str(dpi), str(source),
+                        str(Path(folder) / "page")], check=True, timeout=60)
+        return [Image.open(path).convert("RGB") for path in sorted(Path(folder).glob("page*.png"))]
+
+
+def near(colour: tuple[int, int, int], pixel: tuple[int, int, int], tolerance: int = 40) -> bool:
+    return all(abs(a - b) <= tolerance for a, b in zip(colour, pixel, strict=True))
+
+
+def test_the_charts_are_drawn_in_the_pdf(client, org_):
+    """The bars (green, one per sub-unit with completions) and the weekly line (red) are on
+    the pages, with their captions."""
+    login(client, org_["head"].email)
+    pdf = fetch(client, f"/reports/units/{org_['dept'].id}/monthly.pdf?month={this_month()}").data
+    text = words(pdf_text(pdf))
+    assert gettext("3. Charts") in text
+    pixels = [tuple(raw[i:i + 3]) for raw in (image.tobytes() for image in page_images(pdf))
+              for i in range(0, len(raw), 3)]
+    green = sum(1 for pixel in pixels if near((0x1F, 0x7A, 0x45), pixel))
+    red = sum(1 for pixel in pixels if near((0xA3, 0x1D, 0x24), pixel))
+    assert green > 20 and red > 20, (green, red)
+
+
 def test_the_figures_are_those_of_the_month_end(dbs, factory, org_):
     """A completion after the month's end does not count in that month's report."""
     last_month = monthly.default_month(utcnow())
