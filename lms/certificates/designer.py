@@ -91,10 +91,10 @@ def _clean_text(value: str, multiline: bool = False) -> str:
 
 
 def normalised(data: TemplateData) -> TemplateData:
-    return replace(data, name=clean(data.name), register_prefix=clean(data.register_prefix).upper(),
-                   **{
-        name: _clean_text(getattr(data, name), multiline=name.startswith("body"))
-        for name in TEXT_FIELDS})
+    texts = {name: _clean_text(getattr(data, name), multiline=name.startswith("body"))
+             for name in TEXT_FIELDS}
+    return replace(data, name=clean(data.name),
+                   register_prefix=clean(data.register_prefix).upper(), **texts)
 
 
 def template_values_for(data: TemplateData,
