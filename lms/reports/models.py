@@ -52,3 +52,13 @@ class SnapshotRow(Base):
     score_sum: Mapped[float] = mapped_column(Float, default=0.0)
     score_count: Mapped[int] = mapped_column(Integer, default=0)
     certificates: Mapped[int] = mapped_column(Integer, default=0)
+    # The people placed directly in the unit (the dashboard's "placed directly" line), frozen
+    # too: with concurrent posts a total is not the sum of its lines, so it cannot be derived.
+    own_headcount: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    own_assigned: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    own_completed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    own_started: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    own_overdue: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    own_score_sum: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    own_score_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    own_certificates: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

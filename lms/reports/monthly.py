@@ -33,7 +33,13 @@ from lms.courses.models import Course
 from lms.org.models import Unit
 from lms.reports import charts, queries
 from lms.reports.figures import Figures, Filters
-from lms.reports.services import REPORT_TIMEZONE, end_of_day, snapshot_figures, snapshot_view
+from lms.reports.services import (
+    REPORT_TIMEZONE,
+    end_of_day,
+    snapshot_figures,
+    snapshot_own_figures,
+    snapshot_view,
+)
 
 REPORTS_TEMPLATES = TEMPLATES_DIR.parent / "reports"
 
@@ -153,6 +159,11 @@ def monthly_report(dbs: Session, unit: Unit, month: date, filters: Filters, now:
         rows = tuple(MonthlyLine(row.unit_code, _label(row.unit_name, row.unit_name_en, locale),
                                  False, MonthlyFigures.of(snapshot_figures(row)))
                      for row in view.rows)
+        own = snapshot_own_figures(view.unit)
+        if own is not None:
+            rows += (MonthlyLine(view.unit.unit_code,
+                                 _label(view.unit.unit_name, view.unit.unit_name_en, locale),
+                                 True, MonthlyFigures.of(own)),)
         taken_on = snapshot.taken_at.astimezone(zone).date()
     root_id = int(unit.path.strip("/").split("/")[0])
     root = unit if root_id == unit.id else dbs.get(Unit, root_id)

@@ -30,7 +30,7 @@ from lms.reports.figures import (
 )
 from lms.reports.models import Snapshot, SnapshotRow
 from lms.reports.permissions import reads_all_reports, visible_report_people_clause
-from lms.reports.services import snapshot_figures, snapshot_view, unit_report
+from lms.reports.services import snapshot_figures, snapshot_own_figures, snapshot_view, unit_report
 
 EXPORT_BATCH = 1000
 
@@ -174,6 +174,10 @@ def snapshot_dashboard(dbs: Session, unit: Unit, snapshot: Snapshot) -> Dashboar
         return None
     total = _snapshot_line("total", view.unit)
     rows = [_snapshot_line("unit", row) for row in view.rows]
+    own = snapshot_own_figures(view.unit)
+    if own is not None:
+        rows.append(Line("own", view.unit.unit_id, view.unit.unit_code, view.unit.unit_name,
+                         view.unit.unit_name_en, own))
     return Dashboard(total=total, rows=rows, trend=[], at=snapshot.taken_at, snapshot=snapshot)
 
 

@@ -124,16 +124,19 @@ def find_snapshot(dbs: Session, as_of: date, kind: str, label: str = "") -> Snap
         Snapshot.as_of == as_of, Snapshot.kind == kind, Snapshot.label == label))
 
 
+SNAPSHOT_FIGURES = ("headcount", "assigned", "completed", "started", "overdue", "score_sum",
+                    "score_count", "certificates")
+
+
 def _snapshot_rows(snapshot_id: int, rollup: Rollup) -> list[SnapshotRow]:
     rows = []
     for unit in rollup.units.values():
-        f = rollup.totals[unit.id]
+        total, own = rollup.totals[unit.id], rollup.own.get(unit.id) or Figures()
         rows.append(SnapshotRow(
             snapshot_id=snapshot_id, unit_id=unit.id, parent_id=unit.parent_id, path=unit.path,
             unit_code=unit.code, unit_name=unit.name, unit_name_en=unit.name_en,
-            headcount=f.headcount, assigned=f.assigned, completed=f.completed, started=f.started,
-            overdue=f.overdue, score_sum=f.score_sum, score_count=f.score_count,
-            certificates=f.certificates))
+            **{name: getattr(total, name) for name in SNAPSHOT_FIGURES},
+            **{f"own_{name}": getattr(own, name) for name in SNAPSHOT_FIGURES}))
     return rows
 
 
@@ -144,9 +147,15 @@ def take_month_end_snapshot(dbs: Session, now: datetime | None = None) -> Snapsh
 
 
 def snapshot_figures(row: SnapshotRow) -> Figures:
-    return Figures(headcount=row.headcount, assigned=row.assigned, started=row.started,
-                   completed=row.completed, overdue=row.overdue, score_sum=row.score_sum,
-                   score_count=row.score_count, certificates=row.certificates)
+    """A unit's frozen subtree figures."""
+    return Figures(**{name: getattr(row, name) for name in SNAPSHOT_FIGURES})
+
+
+def snapshot_own_figures(row: SnapshotRow) -> Figures | None:
+    """The frozen figures of the people placed directly in the unit, when there are any
+    (shown as their own line, as on the live dashboard)."""
+    own = Figures(**{name: getattr(row, f"own_{name}") for name in SNAPSHOT_FIGURES})
+    return own if own.headcount or own.assigned else None
 
 
 @dataclass

@@ -103,3 +103,15 @@ def test_learners_and_anonymous_cannot_open_snapshots(client, org_):
     assert "/login" in client.get("/reports/snapshots").location
     login(client, org_["learner"].email)
     assert client.get("/reports/snapshots").status_code == 403
+
+
+def test_the_dashboard_as_of_a_snapshot_shows_the_people_placed_directly(client, dbs, org_):
+    """The head is placed in the department itself: their line is frozen with the rest."""
+    snapshot = take_snapshot(dbs, today())
+    login(client, org_["head"].email)
+    response = client.get(f"/reports/units/{org_['dept'].id}?snapshot={snapshot.id}")
+    assert response.status_code == 200
+    html = unescape(response.get_data(as_text=True))
+    assert "snapshot-banner" in html
+    assert html.count('class="row--own"') == 1
+    assert gettext("Placed directly in this unit") in html

@@ -117,6 +117,40 @@ def test_moving_someone_changes_the_live_dashboard_not_the_snapshot(dbs, ministr
     assert reports.snapshot_view(dbs, snapshot, 10**9) is None
 
 
+def test_the_people_placed_directly_in_a_unit_are_frozen_as_their_own_line(dbs, factory,
+                                                                          ministry):
+    """The dashboard's "placed directly" line is part of the snapshot too (the totals cannot
+    give it: a concurrent post counts in two lines and once in the total), and the monthly
+    report read from a month-end snapshot prints it."""
+    from lms.reports.monthly import default_month, month_bounds, monthly_report
+    from lms.reports.queries import live_dashboard, snapshot_dashboard
+
+    dept = ministry["dept"]
+    hai = factory.person("Đỗ Văn Hải", unit=dept)  # placed in the department itself
+    now = utcnow()
+    month = default_month(now)
+    at = min(reports.end_of_day(month_bounds(month)[1]), now)
+    live_rows = [(line.kind, live(line.figures)) for line in
+                 live_dashboard(dbs, dept, Filters(), at).rows]
+    assert [kind for kind, _figures in live_rows] == ["unit", "unit", "own"]
+    snapshot = reports.take_snapshot(dbs, month_bounds(month)[1], MONTH_END, now=now)
+
+    org.update_person(dbs, None, hai, org.PersonData(  # moved afterwards
+        employee_code=hai.employee_code, full_name=hai.full_name, email=hai.email,
+        unit_id=ministry["a"].id, position=hai.position))
+    assert [line.kind for line in live_dashboard(dbs, dept, Filters(), utcnow()).rows] == [
+        "unit", "unit"]
+
+    frozen_rows = [(line.kind, live(line.figures)) for line in
+                   snapshot_dashboard(dbs, dept, snapshot).rows]
+    assert frozen_rows == live_rows
+    assert frozen_rows[-1][1][0] == 1                       # Hải
+    report = monthly_report(dbs, dept, month, Filters(), utcnow())
+    assert report.snapshot_taken_on is not None             # read from the snapshot
+    assert [line.own for line in report.rows] == [False, False, True]
+    assert report.rows[-1].figures.headcount == 1
+
+
 def test_a_past_date_counts_as_of_that_days_end_in_hanoi(dbs, ministry):
     """Training completed by the end of the reporting date (Hanoi time) counts; completions,
     certificates and enrolments after it do not."""
