@@ -151,6 +151,33 @@ def record_gradings(path: Path) -> None:
         session.info.pop("bench_graded", None)
 
 
+def quiz_course(dbs: Any, slug: str, title: str, lesson_body: str, bank_size: int,
+                drawn: int, choices: int) -> Any:
+    """A published one-lesson course with ``bank_size`` single-choice questions (the first
+    choice right) and a one-page quiz drawing ``drawn`` of them (unlimited attempts, 60 min);
+    returns the quiz. Shared by the quiz and the mixed-load benchmarks."""
+    from lms.courses import authoring
+    from lms.quizzes import bank
+    from lms.quizzes.spec import Choice, QuestionSpec, QuestionType
+
+    course = authoring.create_course(dbs, None, authoring.CourseData(
+        slug=slug, title=title, topic="security"))
+    module = authoring.add_module(dbs, None, course, "Chương 1")
+    authoring.add_lesson(dbs, None, module, authoring.LessonData(title="Bài 1", body=lesson_body))
+    authoring.set_course_status(dbs, None, course, "published")
+    for i in range(bank_size):
+        bank.save_question(dbs, course, QuestionSpec(
+            type=QuestionType.SINGLE, name=f"q{i:02d}", category="Chung",
+            stem=f"Câu hỏi số {i + 1}: đâu là cách làm đúng khi nhận thư điện tử lạ?",
+            choices=tuple(Choice(f"Phương án {c + 1}", 1.0 if c == 0 else 0.0, f"Giải thích {c + 1}")
+                          for c in range(choices))))
+    quiz = bank.save_quiz(dbs, course, bank.QuizData(
+        title="Bài kiểm tra", key="bai-kiem-tra", attempts_allowed=0, time_limit_minutes=60,
+        layout="one_page", pass_mark=50))
+    bank.add_slot(dbs, quiz, category=bank.category_named(dbs, course, "Chung"), draw_count=drawn)
+    return quiz
+
+
 def write_section(path: Path, start: str, end: str, heading: str, section: str,
                   after: str | None = None) -> None:
     """Put ``section`` (which begins with ``start`` and ends with ``end``) into the report:

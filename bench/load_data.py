@@ -85,7 +85,6 @@ def add_extras(url: str, learners: int, heads: int, mentors: int, certificates: 
     from lms.auth.models import UserSession
     from lms.auth.sessions import start_session
     from lms.certificates.models import Certificate
-    from lms.courses import authoring
     from lms.courses.models import Course, Enrolment
     from lms.courses.services import enrol
     from lms.db import db, utcnow
@@ -93,8 +92,6 @@ def add_extras(url: str, learners: int, heads: int, mentors: int, certificates: 
     from lms.notify.models import OutboxEmail
     from lms.notify.services import notify
     from lms.org.models import RoleGrant, Unit, User
-    from lms.quizzes import bank
-    from lms.quizzes.spec import Choice, QuestionSpec, QuestionType
 
     _common.use_bench_environ(url)
     app = _common.make_app()
@@ -103,22 +100,9 @@ def add_extras(url: str, learners: int, heads: int, mentors: int, certificates: 
         dbs = db.session
         dbs.execute(delete(UserSession).where(UserSession.user_agent == USER_AGENT))
         # -- the quiz course
-        course = authoring.create_course(dbs, None, authoring.CourseData(
-            slug=QUIZ_SLUG, title="Kiểm tra an toàn thông tin (tải hỗn hợp)", topic="security"))
-        module = authoring.add_module(dbs, None, course, "Chương 1")
-        authoring.add_lesson(dbs, None, module, authoring.LessonData(
-            title="Bài 1", body="Đọc kỹ trước khi làm bài kiểm tra."))
-        authoring.set_course_status(dbs, None, course, "published")
-        for i in range(BANK):
-            bank.save_question(dbs, course, QuestionSpec(
-                type=QuestionType.SINGLE, name=f"q{i:02d}", category="Chung",
-                stem=f"Câu hỏi số {i + 1}: đâu là cách làm đúng khi nhận thư điện tử lạ?",
-                choices=tuple(Choice(f"Phương án {c + 1}", 1.0 if c == 0 else 0.0, f"Giải thích {c + 1}")
-                              for c in range(CHOICES))))
-        quiz = bank.save_quiz(dbs, course, bank.QuizData(
-            title="Bài kiểm tra", key="bai-kiem-tra", attempts_allowed=0, time_limit_minutes=60,
-            layout="one_page", pass_mark=50))
-        bank.add_slot(dbs, quiz, category=bank.category_named(dbs, course, "Chung"), draw_count=DRAWN)
+        quiz = _common.quiz_course(dbs, QUIZ_SLUG, "Kiểm tra an toàn thông tin (tải hỗn hợp)",
+                                   "Đọc kỹ trước khi làm bài kiểm tra.", BANK, DRAWN, CHOICES)
+        course = dbs.get(Course, quiz.course_id)
 
         # -- learners: active, no role, enrolled somewhere (as bench/sessions.py picks them)
         candidates = dbs.scalars(select(User.id).where(

@@ -60,12 +60,9 @@ def prepare(url: str, learners: int) -> tuple[int, list[tuple[int, str]]]:
 
     from lms.auth.sessions import start_session
     from lms.cli import upgrade_database
-    from lms.courses import authoring
     from lms.db import db
     from lms.extensions import login_manager
     from lms.org import services
-    from lms.quizzes import bank
-    from lms.quizzes.spec import Choice, QuestionSpec, QuestionType
 
     _common.use_bench_environ(url)
     app = _common.make_app()
@@ -74,21 +71,8 @@ def prepare(url: str, learners: int) -> tuple[int, list[tuple[int, str]]]:
         dbs = db.session
         root = services.create_unit(dbs, None, services.UnitData(code="BNG", name="Bộ Ngoại giao",
                                                                  kind="ministry"))
-        course = authoring.create_course(dbs, None, authoring.CourseData(
-            slug="bench-quiz", title="Kiểm tra tải", topic="security"))
-        module = authoring.add_module(dbs, None, course, "Chương 1")
-        authoring.add_lesson(dbs, None, module, authoring.LessonData(title="Bài 1", body="Nội dung."))
-        authoring.set_course_status(dbs, None, course, "published")
-        for i in range(BANK):
-            bank.save_question(dbs, course, QuestionSpec(
-                type=QuestionType.SINGLE, name=f"q{i:02d}", category="Chung",
-                stem=f"Câu hỏi số {i + 1}: đâu là cách làm đúng khi nhận thư điện tử lạ?",
-                choices=tuple(Choice(f"Phương án {c + 1}", 1.0 if c == 0 else 0.0, f"Giải thích {c + 1}")
-                              for c in range(CHOICES))))
-        quiz = bank.save_quiz(dbs, course, bank.QuizData(
-            title="Bài kiểm tra", key="bai-kiem-tra", attempts_allowed=0, time_limit_minutes=60,
-            layout="one_page", pass_mark=50))
-        bank.add_slot(dbs, quiz, category=bank.category_named(dbs, course, "Chung"), draw_count=DRAWN)
+        quiz = _common.quiz_course(dbs, "bench-quiz", "Kiểm tra tải", "Nội dung.", BANK, DRAWN,
+                                   CHOICES)
         people = [services.create_person(dbs, None, services.PersonData(
             employee_code=f"Q{n:04d}", full_name=f"Học Viên {n}", email=f"q{n}@mofa.example",
             unit_id=root.id), audit=False, must_change_password=False) for n in range(learners)]
